@@ -1,0 +1,220 @@
+// The untyped part of a task: its fiber, its state, its cancellation bookkeeping and the
+// list of those waiting for it. task<T> adds the typed result on top (see task.hpp).
+//
+// Only what the public templates need is here; the code lives in runtime/src/task.cpp.
+#pragma once
+
+#include <aio/detail/config.hpp>
+#include <aio/detail/intrusive_list.hpp>
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <exception>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace aio {
+class loop;
+class task_ref;
+}  // namespace aio
+
+namespace aio::detail {
+
+class loop_core;
+struct fiber_stack;
+
+/// One execution context: the loop's own stack, or a task's fiber (see src/fiber_context.hpp).
+struct context_slot {
+    void* ctx = nullptr;  // saved Boost.Context fcontext while not running
+    // Exception state of this context while it is switched out.
+    void* eh_caught = nullptr;
+    unsigned int eh_uncaught = 0;
+    // Sanitizer bookkeeping: this context's stack bounds and its saved fake stack.
+    const void* stack_bottom = nullptr;
+    std::size_t stack_size = 0;
+    void* fake_stack = nullptr;
+};
+
+/// Where a task was created: a std::source_location when the caller gave one (task_options),
+/// and always the return address inside the spawning function, symbolized on demand.
+struct creation_site {
+    const char* file = nullptr;
+    const char* function = nullptr;
+    std::uint32_t line = 0;
+    void* caller = nullptr;
+};
+
+enum class task_state : std::uint8_t {
+    scheduled,  // in the ready queue (new tasks start here)
+    running,    // its fiber is on the CPU
+    suspended,  // parked at a yield point
+    done,       // returned, threw, or was cancelled; the fiber and its stack are gone
+};
+
+enum class task_outcome : std::uint8_t { none, value, exception, cancelled };
+
+/// Something the loop runs from its ready queue: a task step or a callback.
+struct ready_node {
+    ready_node* next_ready = nullptr;
+    bool is_task = false;
+};
+
+class task_base : public ready_node {
+public:
+    task_base(const task_base&) = delete;
+    task_base& operator=(const task_base&) = delete;
+
+    // Intrusive reference count. The loop holds one reference from spawn until the task is
+    // done; every task_ref and task<T> holds one. The last release frees the task.
+    void add_ref() noexcept { ++refs_; }
+    void release() noexcept {
+        if (--refs_ == 0) {
+            destroy();
+        }
+    }
+
+    // Typed handles (task<T>) are counted apart from plain references, so that dropping the
+    // last typed handle of a task nobody awaited can be reported (never-awaited).
+    void add_handle() noexcept { ++handles_; }
+    void drop_handle() noexcept;
+
+    [[nodiscard]] bool done() const noexcept { return state_ == task_state::done; }
+    [[nodiscard]] task_state state() const noexcept { return state_; }
+    [[nodiscard]] task_outcome outcome() const noexcept { return outcome_; }
+
+    /// Raises the stored exception or cancellation; call only when done and not a value.
+    [[noreturn]] void rethrow_failure();
+    /// Throws invalid_state_error unless done; `what` names the call for the message.
+    void require_done(const char* what) const;
+
+    /// Suspends the current task until this one is done. Cancellation point.
+    void join();
+
+    std::uint64_t id_ = 0;
+    loop_core* loop_ = nullptr;
+    std::string name_;  // empty: the default "task-<id>" (built on demand)
+    creation_site site_{};
+    std::size_t stack_size_ = 0;
+
+    // Scheduling.
+    task_state state_ = task_state::scheduled;
+    task_outcome outcome_ = task_outcome::none;
+    context_slot slot_{};  // the fiber's saved context while it is not running
+    fiber_stack* stack_ = nullptr;  // acquired at the first step, released when done
+
+    // Parking. Invariant: `cancellable_park_` is true only while the task is suspended in
+    // park(); `notified_` is set by the first waker of that park and cleared when parking.
+    bool cancellable_park_ = false;
+    bool notified_ = false;
+
+    // Cancellation, as asyncio 3.11+: `cancel_requests_` is cancelling(); `must_cancel_` means a
+    // cancelled_error is owed at the next yield point; `cancels_delivered_` counts how many
+    // were thrown into the task (debug mode's cancel-swallowed uses it).
+    bool must_cancel_ = false;
+    std::uint32_t cancel_requests_ = 0;
+    std::uint32_t cancels_delivered_ = 0;
+    std::string cancel_message_;
+
+    // Observation, for never-awaited / exception-never-retrieved.
+    bool observed_ = false;            // get/result/exception/detach/gather/wait saw it
+    bool exception_retrieved_ = false; // its failure reached someone
+    bool detached_ = false;
+
+    std::exception_ptr exception_;
+    wait_list done_waiters_;
+    std::unique_ptr<std::vector<std::function<void(task_ref)>>> done_callbacks_;
+
+    // Membership in the loop's list of live tasks (all_tasks()).
+    task_base* all_prev_ = nullptr;
+    task_base* all_next_ = nullptr;
+
+    /// Free for instruments (debug mode keeps its per-task record here).
+    void* instrument_data_ = nullptr;
+
+    /// Runs the task's function and stores its value; exceptions escape to the fiber entry.
+    virtual void run_body() = 0;
+
+protected:
+    task_base() noexcept { is_task = true; }
+    virtual ~task_base();
+
+private:
+    void destroy() noexcept;  // reports an unretrieved exception, then deletes
+
+    std::uint32_t refs_ = 0;
+    std::uint32_t handles_ = 0;
+};
+
+/// Owning pointer to a task_base that keeps one reference.
+class task_ptr {
+public:
+    task_ptr() noexcept = default;
+    explicit task_ptr(task_base* t) noexcept
+        : t_(t) {
+        if (t_ != nullptr) {
+            t_->add_ref();
+        }
+    }
+    task_ptr(const task_ptr& o) noexcept
+        : task_ptr(o.t_) {}
+    task_ptr(task_ptr&& o) noexcept
+        : t_(o.t_) {
+        o.t_ = nullptr;
+    }
+    task_ptr& operator=(task_ptr o) noexcept {
+        std::swap(t_, o.t_);
+        return *this;
+    }
+    ~task_ptr() {
+        if (t_ != nullptr) {
+            t_->release();
+        }
+    }
+    [[nodiscard]] task_base* get() const noexcept { return t_; }
+    task_base* operator->() const noexcept { return t_; }
+    task_base& operator*() const noexcept { return *t_; }
+    explicit operator bool() const noexcept { return t_ != nullptr; }
+    friend bool operator==(const task_ptr& a, const task_ptr& b) noexcept { return a.t_ == b.t_; }
+
+private:
+    task_base* t_ = nullptr;
+};
+
+// ---- The scheduling primitives every yield point is built from (runtime/src/task.cpp). ----
+
+/// The task running on this thread, or nullptr on the loop's own stack / outside a loop.
+[[nodiscard]] task_base* current_task_or_null() noexcept;
+/// The running task; throws usage_error naming `what` when called outside a task.
+task_base& require_task(const char* what);
+
+/// Throws cancelled_error if a cancellation is owed to `t`. Every yield point starts here.
+void checkpoint(task_base& t);
+
+/// Suspends `t` (the running task) until a waker calls notify() on one of its waiters, or
+/// until it is cancelled. Returns normally when notified, even if a cancellation arrived
+/// after the notification (it is then raised at the next yield point); throws
+/// cancelled_error otherwise.
+void park(task_base& t);
+
+/// Like park() but cancellation does not wake the task; used to wait for children that are
+/// unwinding. Returns when notified.
+void park_uncancellable(task_base& t) noexcept;
+
+/// Gives up the CPU for one loop iteration (sleep(0)). Cancellation point.
+void yield_now(task_base& t);
+
+/// Marks `w` with `status` (> 0) and makes its task ready, once per park. Loop thread only.
+void notify(waiter& w, int status = 1) noexcept;
+
+/// Schedules a task object made by make_task on the running loop. Not inlined on purpose:
+/// its return address, inside the always-inline create_task, is the spawning line.
+AIO_NOINLINE void spawn(task_base* t);
+
+/// Requests cancellation of `t` (asyncio Task.cancel); returns false if it is already done.
+bool cancel(task_base& t, std::string_view message) noexcept;
+
+}  // namespace aio::detail

@@ -1,0 +1,99 @@
+// The instrumentation interface: how debug mode (and tests, and your own tools) watch the
+// runtime without the runtime knowing about them (trio's abc.Instrument).
+// See docs/reference/instrument.md.
+//
+// With no instrument installed each event costs the runtime one predictable branch.
+// Every hook runs on the loop thread, on the loop's own stack (never on a fiber stack),
+// except task_spawned and cancel_requested, which run where they are called (possibly in a
+// task). A hook must not throw and must not suspend.
+#pragma once
+
+#include <aio/loop.hpp>
+#include <aio/task.hpp>
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+
+namespace aio::detail {
+struct resource_registry;
+}  // namespace aio::detail
+
+namespace aio {
+
+/// Something a program opened that must be closed: an executor now; streams, servers,
+/// sessions and job schedulers as they arrive. Reported by debug mode if still open when
+/// the loop closes (leaked-resource).
+struct resource_info {
+    std::uint64_t id = 0;
+    std::string kind;  ///< "executor", "stream", "server", ...
+    std::string name;  ///< e.g. "to 127.0.0.1:8080"
+    detail::creation_site site;
+};
+
+/// Base class of instruments. Override the hooks you need; the others do nothing.
+class instrument {
+public:
+    instrument() = default;
+    instrument(const instrument&) = delete;
+    instrument& operator=(const instrument&) = delete;
+    virtual ~instrument() = default;
+
+    /// A task was created (called from create_task, so from the spawning task's stack).
+    virtual void task_spawned(const task_ref& t) noexcept { (void)t; }
+    /// The loop is about to switch to `t` (a step begins).
+    virtual void before_task_step(const task_ref& t) noexcept { (void)t; }
+    /// `t` gave control back to the loop (a step ended): it suspended, yielded or finished.
+    virtual void after_task_step(const task_ref& t) noexcept { (void)t; }
+    /// `t` is done (value, exception or cancelled); its stack is already released.
+    virtual void task_done(const task_ref& t) noexcept { (void)t; }
+    /// The last task<T> handle of `t` was dropped and nobody awaited or detached it.
+    virtual void task_handle_dropped(const task_ref& t) noexcept { (void)t; }
+    /// `t` failed and is being destroyed without anyone having retrieved the exception.
+    virtual void task_exception_unretrieved(const task_ref& t) noexcept { (void)t; }
+    /// cancel() was called on `t` (before it takes effect). Runs on the caller's stack.
+    virtual void cancel_requested(const task_ref& t, std::string_view message) noexcept {
+        (void)t;
+        (void)message;
+    }
+    /// The loop is about to wait for I/O or timers for at most `timeout` (negative: no limit).
+    virtual void before_io_wait(duration timeout) noexcept { (void)timeout; }
+    /// The loop returned from its I/O wait.
+    virtual void after_io_wait() noexcept {}
+    /// The loop is closing: the main task is done and leftovers were cancelled and awaited.
+    /// Tasks still listed by all_tasks() and resources still open are leaks.
+    virtual void loop_closing(loop& l) noexcept { (void)l; }
+    /// A resource was opened / closed.
+    virtual void resource_opened(const resource_info& r) noexcept { (void)r; }
+    virtual void resource_closed(const resource_info& r) noexcept { (void)r; }
+};
+
+/// Registration of one resource with the running loop's registry. Owned by the resource
+/// object: open it when the resource opens, close() it when the resource is closed.
+/// Harmless when no loop runs (it then records nothing). Never throws after construction.
+class resource_registration {
+public:
+    resource_registration() noexcept = default;
+    /// Registers a resource of `kind` with the loop running on this thread, if any.
+    resource_registration(std::string kind, std::string name);
+    resource_registration(const resource_registration&) = delete;
+    resource_registration& operator=(const resource_registration&) = delete;
+    resource_registration(resource_registration&& o) noexcept;
+    resource_registration& operator=(resource_registration&& o) noexcept;
+    /// Closes the registration if still open.
+    ~resource_registration();
+    /// Marks the resource closed. Idempotent.
+    void close() noexcept;
+    [[nodiscard]] bool open() const noexcept { return id_ != 0; }
+
+private:
+    detail::loop_core* loop_ = nullptr;
+    std::uint64_t id_ = 0;
+    std::shared_ptr<detail::resource_registry> anchor_;
+};
+
+/// Resources of the running loop that are still open. Throws usage_error outside a loop.
+std::vector<resource_info> open_resources();
+
+}  // namespace aio

@@ -1,0 +1,77 @@
+#include <aio/errors.hpp>
+
+#include <cstdio>
+#include <cxxabi.h>
+#include <memory>
+#include <typeinfo>
+
+namespace aio {
+
+namespace {
+
+std::string demangle(const char* name) {
+    int status = 0;
+    std::unique_ptr<char, void (*)(void*)> d(abi::__cxa_demangle(name, nullptr, nullptr, &status),
+                                            std::free);
+    return status == 0 && d ? std::string(d.get()) : std::string(name);
+}
+
+std::string group_message(const std::string& message, const std::vector<std::exception_ptr>& es) {
+    std::string s = message + " (" + std::to_string(es.size()) + " sub-exception" +
+                    (es.size() == 1 ? "" : "s") + ")";
+    std::size_t i = 0;
+    for (const auto& e : es) {
+        s += "\n  [" + std::to_string(++i) + "] " + describe_exception(e);
+    }
+    return s;
+}
+
+}  // namespace
+
+exception_group::exception_group(std::string message, std::vector<std::exception_ptr> exceptions)
+    : exceptions_(std::move(exceptions))
+    , what_(group_message(message, exceptions_)) {}
+
+std::string describe_exception(const std::exception_ptr& e) noexcept {
+    if (!e) {
+        return "no exception";
+    }
+    try {
+        try {
+            std::rethrow_exception(e);
+        } catch (const cancelled_error& c) {
+            std::string m = c.message();
+            return m.empty() ? "aio::cancelled_error" : "aio::cancelled_error: " + m;
+        } catch (const std::exception& x) {
+            return demangle(typeid(x).name()) + ": " + x.what();
+        } catch (...) {
+            const std::type_info* ti = abi::__cxa_current_exception_type();
+            return ti != nullptr ? demangle(ti->name()) + " (not a std::exception)"
+                                 : std::string("unknown exception");
+        }
+    } catch (...) {
+        return "unknown exception";
+    }
+}
+
+std::string format_duration(std::chrono::nanoseconds d) noexcept {
+    try {
+        char buf[64];
+        double ns = static_cast<double>(d.count());
+        double a = ns < 0 ? -ns : ns;
+        if (a >= 1e9) {
+            std::snprintf(buf, sizeof buf, "%.3g s", ns / 1e9);
+        } else if (a >= 1e6) {
+            std::snprintf(buf, sizeof buf, "%.3g ms", ns / 1e6);
+        } else if (a >= 1e3) {
+            std::snprintf(buf, sizeof buf, "%.3g us", ns / 1e3);
+        } else {
+            std::snprintf(buf, sizeof buf, "%lld ns", static_cast<long long>(d.count()));
+        }
+        return buf;
+    } catch (...) {
+        return "?";
+    }
+}
+
+}  // namespace aio

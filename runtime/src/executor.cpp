@@ -1,0 +1,212 @@
+// The thread pool and the bridge between a worker thread and the waiting task.
+//
+// The waiting task parks on a waiter; the worker, when done, posts a callback to the loop
+// (call_soon_threadsafe through the loop's anchor, so a loop closed meanwhile is never
+// touched) and the callback wakes the task. A task cancelled meanwhile has unlinked its
+// waiter; the callback then finds nobody to wake.
+#include "loop_core.hpp"
+
+#include <aio/errors.hpp>
+#include <aio/executor.hpp>
+#include <aio/task.hpp>
+
+#include <condition_variable>
+#include <cstdio>
+#include <deque>
+#include <mutex>
+#include <thread>
+
+namespace aio {
+
+struct thread_pool_executor::state {
+    std::mutex mutex;
+    std::condition_variable work_cv;
+    std::condition_variable exit_cv;
+    std::deque<std::function<void()>> jobs;
+    std::vector<std::thread> threads;
+    std::size_t max_workers = 1;
+    std::size_t idle = 0;
+    std::size_t running_threads = 0;
+    bool shutting_down = false;
+};
+
+namespace {
+
+void worker_main(std::shared_ptr<thread_pool_executor::state> s) {
+    std::unique_lock<std::mutex> lock(s->mutex);
+    for (;;) {
+        ++s->idle;
+        s->work_cv.wait(lock, [&] { return !s->jobs.empty() || s->shutting_down; });
+        --s->idle;
+        if (s->jobs.empty()) {
+            break;  // shutting down and nothing left
+        }
+        auto job = std::move(s->jobs.front());
+        s->jobs.pop_front();
+        lock.unlock();
+        job();
+        job = nullptr;
+        lock.lock();
+    }
+    --s->running_threads;
+    s->exit_cv.notify_all();
+}
+
+}  // namespace
+
+std::size_t thread_pool_executor::default_max_workers() noexcept {
+    std::size_t cores = std::thread::hardware_concurrency();
+    if (cores == 0) {
+        cores = 1;
+    }
+    return std::min<std::size_t>(32, cores + 4);
+}
+
+thread_pool_executor::thread_pool_executor(std::size_t max_workers, std::string name)
+    : state_(std::make_shared<state>())
+    , name_(std::move(name))
+    , registration_("executor", name_) {
+    state_->max_workers = max_workers == 0 ? default_max_workers() : max_workers;
+}
+
+thread_pool_executor::~thread_pool_executor() { shutdown(true); }
+
+void thread_pool_executor::submit(std::function<void()> job) {
+    std::lock_guard<std::mutex> lock(state_->mutex);
+    if (state_->shutting_down) {
+        throw usage_error("thread_pool_executor '" + name_ +
+                          "': submit after shutdown; create a new executor");
+    }
+    state_->jobs.push_back(std::move(job));
+    if (state_->idle < state_->jobs.size() && state_->threads.size() < state_->max_workers) {
+        ++state_->running_threads;
+        state_->threads.emplace_back(worker_main, state_);
+    } else {
+        state_->work_cv.notify_one();
+    }
+}
+
+void thread_pool_executor::shutdown(bool wait) noexcept {
+    if (wait) {
+        shutdown_for(duration::max());
+        return;
+    }
+    std::lock_guard<std::mutex> lock(state_->mutex);
+    state_->shutting_down = true;
+    state_->work_cv.notify_all();
+    registration_.close();
+}
+
+bool thread_pool_executor::shutdown_for(duration timeout) noexcept {
+    std::vector<std::thread> threads;
+    bool all_done = true;
+    {
+        std::unique_lock<std::mutex> lock(state_->mutex);
+        state_->shutting_down = true;
+        state_->work_cv.notify_all();
+        if (timeout == duration::max()) {
+            state_->exit_cv.wait(lock, [&] { return state_->running_threads == 0; });
+        } else {
+            all_done = state_->exit_cv.wait_for(lock, timeout,
+                                                [&] { return state_->running_threads == 0; });
+        }
+        threads.swap(state_->threads);
+    }
+    for (auto& t : threads) {
+        if (all_done) {
+            t.join();
+        } else {
+            t.detach();  // the thread owns a reference to the state; it ends on its own
+        }
+    }
+    if (!all_done) {
+        std::string msg = "aio: executor '" + name_ + "': threads still busy after " +
+                          format_duration(timeout) + " at shutdown; leaving them to finish\n";
+        std::fputs(msg.c_str(), stderr);
+    }
+    registration_.close();
+    return all_done;
+}
+
+std::size_t thread_pool_executor::max_workers() const noexcept { return state_->max_workers; }
+
+std::size_t thread_pool_executor::threads() const noexcept {
+    std::lock_guard<std::mutex> lock(state_->mutex);
+    return state_->threads.size();
+}
+
+std::size_t thread_pool_executor::queued() const noexcept {
+    std::lock_guard<std::mutex> lock(state_->mutex);
+    return state_->jobs.size();
+}
+
+thread_pool_executor& loop::default_executor() {
+    if (!core_->default_executor_) {
+        core_->default_executor_ = std::make_unique<thread_pool_executor>(0, "default executor");
+    }
+    return *core_->default_executor_;
+}
+
+namespace detail {
+
+namespace {
+
+struct call_link {
+    std::shared_ptr<executor_call> call;
+    waiter* w = nullptr;  // the parked task's waiter; cleared when it stops waiting
+    bool finished = false;
+};
+
+}  // namespace
+
+void run_call(thread_pool_executor* ex, const std::shared_ptr<executor_call>& call) {
+    task_base& me = require_task("aio::run_in_executor()");
+    checkpoint(me);
+    loop_core& l = *me.loop_;
+    if (ex == nullptr) {
+        ex = &l.facade_.default_executor();
+    }
+    auto link = std::make_shared<call_link>();
+    link->call = call;
+    std::shared_ptr<resource_registry> anchor = l.resources_;
+    ex->submit([link, anchor] {
+        int expected = 0;
+        if (link->call->phase.compare_exchange_strong(expected, 1)) {
+            link->call->run();
+        }
+        // Back to the loop, if it still exists.
+        std::lock_guard<std::mutex> lock(anchor->mutex);
+        if (anchor->loop != nullptr) {
+            loop_core* lp = anchor->loop;
+            try {
+                lp->post_threadsafe([link, lp] {
+                    lp->job_finished();
+                    link->finished = true;
+                    if (link->w != nullptr) {
+                        notify(*link->w);
+                    }
+                });
+            } catch (...) {
+                // The loop stopped accepting callbacks: it is closing and nobody waits.
+            }
+        }
+    });
+    l.job_started();
+    waiter w{&me};
+    link->w = &w;
+    try {
+        while (!link->finished) {
+            park(me);
+        }
+    } catch (...) {
+        link->w = nullptr;
+        int expected = 0;
+        call->phase.compare_exchange_strong(expected, 2);  // drop it if not started
+        throw;
+    }
+    link->w = nullptr;
+}
+
+}  // namespace detail
+
+}  // namespace aio

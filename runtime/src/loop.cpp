@@ -1,0 +1,549 @@
+// The event loop. See loop_core.hpp for the map and docs/design.md for the phases.
+#include "loop_core.hpp"
+
+#include <aio/errors.hpp>
+#include <aio/executor.hpp>
+#include <aio/instrument.hpp>
+#include <aio/task.hpp>
+
+#include <algorithm>
+#include <cerrno>
+#include <cmath>
+#include <csignal>
+#include <cstdio>
+#include <cstring>
+#include <system_error>
+
+#include <sys/eventfd.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+namespace aio::detail {
+
+namespace {
+
+thread_local loop_core* tls_loop = nullptr;
+
+// SIGINT: the handler only sets a flag and wakes the loop; the loop cancels the main task.
+std::atomic<int> sigint_count{0};
+std::atomic<loop_core*> sigint_loop{nullptr};
+struct sigaction previous_sigint {};
+bool sigint_installed = false;
+
+void on_sigint(int) noexcept {
+    if (sigint_count.fetch_add(1) >= 1) {
+        // Second Ctrl-C: the program ends now, the way an unhandled SIGINT ends it.
+        ::signal(SIGINT, SIG_DFL);
+        ::raise(SIGINT);
+        return;
+    }
+    loop_core* l = sigint_loop.load();
+    if (l != nullptr) {
+        int saved = errno;
+        l->ts_pending_.store(true);
+        std::uint64_t one = 1;
+        [[maybe_unused]] auto n = ::write(l->wake_fd_, &one, sizeof one);
+        errno = saved;
+    }
+}
+
+timer_handle::node* node_of(timer_node* tn) noexcept {
+    return static_cast<timer_handle::node*>(tn->owner);
+}
+
+void fire_callback_node(timer_node* tn) noexcept {
+    timer_handle::node* n = node_of(tn);
+    n->loop->run_callback(n);
+}
+
+void on_wake(io_watcher* w, std::uint32_t) noexcept {
+    std::uint64_t value = 0;
+    [[maybe_unused]] auto n = ::read(w->fd, &value, sizeof value);
+}
+
+bool on_main_thread() noexcept {
+    return static_cast<pid_t>(::syscall(SYS_gettid)) == ::getpid();
+}
+
+void default_exception_handler(loop&, const exception_context& ctx) {
+    std::string text = "aio: " + ctx.message;
+    if (ctx.describe_task) {
+        text += "\n  in " + ctx.describe_task();
+    }
+    if (ctx.exception) {
+        text += "\n  exception: " + describe_exception(ctx.exception);
+    }
+    text += "\n";
+    std::fputs(text.c_str(), stderr);
+}
+
+}  // namespace
+
+loop_core* current_loop() noexcept { return tls_loop; }
+
+void set_current_loop(loop_core* l) noexcept { tls_loop = l; }
+
+loop_core& require_loop(const char* what) {
+    loop_core* l = tls_loop;
+    if (l == nullptr) {
+        throw usage_error(std::string(what) +
+                          ": no running event loop on this thread; call it from code started by "
+                          "aio::run(main)");
+    }
+    return *l;
+}
+
+bool take_sigint() noexcept { return sigint_count.load() > 0; }
+
+// ---------------------------------------------------------------------------------------
+
+loop_core::loop_core(const run_options& options)
+    : options_(options)
+    , virtual_time_(options.virtual_time)
+    , thread_(std::this_thread::get_id()) {
+    start_ = clock::now();
+    virtual_now_ = start_;
+    default_stack_size_ = options.stack_size != 0 ? options.stack_size : default_stack_size();
+    wake_fd_ = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    if (wake_fd_ < 0) {
+        throw std::system_error(errno, std::generic_category(), "aio: eventfd");
+    }
+    wake_watcher_.fd = wake_fd_;
+    wake_watcher_.events = 0x001;  // EPOLLIN
+    wake_watcher_.on_ready = &on_wake;
+    poller_.add(wake_watcher_);
+    resources_->loop = this;
+    for (instrument* i : options.instruments) {
+        add_instrument(i);
+    }
+}
+
+loop_core::~loop_core() {
+    // Task objects that outlive the loop (their handles are still held) forget it; report the
+    // failures nobody retrieved now, since nobody can any more through this loop.
+    for (task_base* t = all_head_; t != nullptr;) {
+        task_base* next = t->all_next_;
+        if (t->outcome_ == task_outcome::exception && !t->exception_retrieved_) {
+            t->exception_retrieved_ = true;
+            t->add_ref();
+            report_unretrieved(t);
+            t->all_prev_ = t->all_next_ = nullptr;
+            t->loop_ = nullptr;
+            t->release();
+        } else {
+            t->all_prev_ = t->all_next_ = nullptr;
+            t->loop_ = nullptr;
+        }
+        if (t->stack_ != nullptr) {
+            // Only when run() is unwinding from an error: the fiber is abandoned.
+            t->stack_ = nullptr;
+        }
+        t = next;
+    }
+    all_head_ = nullptr;
+    // Callbacks still queued are dropped.
+    for (ready_node* n = ready_head_; n != nullptr;) {
+        ready_node* next = n->next_ready;
+        if (!n->is_task) {
+            auto* cb = static_cast<timer_handle::node*>(n);
+            cb->queued = false;
+            release_node(cb);
+        }
+        n = next;
+    }
+    while (timer_node* tn = timers_.pop()) {
+        // Sleeping tasks' nodes live on their (abandoned) stacks; callbacks' nodes are ours.
+        if (tn->fire == &fire_callback_node) {
+            timer_handle::node* n = node_of(tn);
+            n->queued = false;
+            release_node(n);
+        }
+    }
+    {
+        std::lock_guard<std::mutex> lock(resources_->mutex);
+        resources_->loop = nullptr;
+    }
+    poller_.remove(wake_watcher_);
+    ::close(wake_fd_);
+}
+
+void loop_core::add_instrument(instrument* i) {
+    if (i == nullptr || std::find(instruments_.begin(), instruments_.end(), i) != instruments_.end()) {
+        return;
+    }
+    instruments_.push_back(i);
+    instrumented_ = true;
+}
+
+void loop_core::remove_instrument(instrument* i) noexcept {
+    instruments_.erase(std::remove(instruments_.begin(), instruments_.end(), i), instruments_.end());
+    instrumented_ = !instruments_.empty();
+}
+
+void loop_core::report(const exception_context& ctx) noexcept {
+    try {
+        if (exception_handler_) {
+            exception_handler_(facade_, ctx);
+        } else {
+            default_exception_handler(facade_, ctx);
+        }
+    } catch (...) {
+        std::string text = "aio: the exception handler failed: " +
+                           describe_exception(std::current_exception()) +
+                           "\n  while reporting: " + ctx.message + "\n";
+        std::fputs(text.c_str(), stderr);
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// This function right here is our event loop: one iteration of it.
+
+void loop_core::run_once() {
+    ++stats_.iterations;
+    const bool have_ready = ready_head_ != nullptr;
+    const bool have_io = poller_.watched() > 1;  // more than the wake-up eventfd
+
+    // Phase 1: poll for I/O. Block only when nothing is ready, and no longer than the next
+    // timer. When work is ready and no fd is watched, the syscall is skipped altogether.
+    int timeout_ms = 0;
+    bool poll = have_io || ts_pending_.load(std::memory_order_relaxed);
+    if (!have_ready) {
+        poll = true;
+        if (timer_node* next = timers_.top()) {
+            if (virtual_time_ && !have_io && outstanding_jobs_ == 0) {
+                // Nothing can happen before the next timer: jump the clock to it.
+                virtual_now_ = std::max(virtual_now_, next->deadline);
+                timeout_ms = 0;
+            } else {
+                auto wait = next->deadline - now();
+                auto ms = std::chrono::ceil<std::chrono::milliseconds>(wait).count();
+                timeout_ms = ms <= 0 ? 0 : static_cast<int>(std::min<long long>(ms, 1 << 30));
+            }
+        } else if (virtual_time_ && !have_io && outstanding_jobs_ == 0 &&
+                   !ts_pending_.load(std::memory_order_relaxed)) {
+            throw usage_error(
+                "deadlock: every task is waiting and nothing can wake them (no timer, no I/O, no "
+                "executor job); under virtual time this would hang forever");
+        } else {
+            timeout_ms = -1;
+        }
+    }
+    if (poll) {
+        if (AIO_UNLIKELY(instrumented_)) {
+            duration d = timeout_ms < 0 ? duration(-1) : std::chrono::milliseconds(timeout_ms);
+            each_instrument([&](instrument& i) { i.before_io_wait(d); });
+        }
+        poller_.wait(timeout_ms);
+        if (AIO_UNLIKELY(instrumented_)) {
+            each_instrument([](instrument& i) { i.after_io_wait(); });
+        }
+    }
+
+    // Phase 2: callbacks from other threads, and Ctrl-C.
+    if (ts_pending_.load(std::memory_order_acquire)) {
+        drain_threadsafe();
+    }
+
+    // Phase 3: expired timers. They only make things ready (or run short callbacks).
+    if (!timers_.empty()) {
+        const time_point t_now = now();
+        while (timer_node* top = timers_.top()) {
+            if (top->deadline > t_now) {
+                break;
+            }
+            timers_.pop();
+            top->fire(top);
+        }
+    }
+
+    // Phase 4: run what was ready at the start of this phase; what becomes ready meanwhile
+    // waits for the next iteration, so I/O and timers are never starved.
+    ready_node* batch = ready_head_;
+    ready_head_ = ready_tail_ = nullptr;
+    while (batch != nullptr) {
+        ready_node* next = batch->next_ready;
+        if (batch->is_task) {
+            run_step(static_cast<task_base*>(batch));
+        } else {
+            run_callback(static_cast<timer_handle::node*>(batch));
+        }
+        batch = next;
+    }
+}
+
+void loop_core::run_until_done(task_base* main) {
+    while (!main->done()) {
+        run_once();
+    }
+}
+
+// The close sequence of aio::run, as asyncio.run: cancel what is left, let it unwind, report
+// failures of the cancelled tasks, shut the default executor down.
+void loop_core::shutdown() {
+    closing_ = true;
+    std::vector<task_ref> left = aio::all_tasks();
+    for (auto& t : left) {
+        t.cancel();
+    }
+    for (;;) {
+        bool all_done = std::all_of(left.begin(), left.end(), [](auto& t) { return t.done(); });
+        if (all_done) {
+            break;
+        }
+        run_once();
+    }
+    for (auto& t : left) {
+        task_base* b = t.base();
+        if (b->outcome_ == task_outcome::exception && !b->exception_retrieved_) {
+            b->exception_retrieved_ = true;
+            std::string who = describe_task(b);
+            report({"unhandled exception during aio::run() shutdown", b->exception_,
+                    [who] { return who; }});
+        }
+    }
+    // Callbacks scheduled by the unwinding tasks still run.
+    while (ready_head_ != nullptr) {
+        run_once();
+    }
+    if (default_executor_) {
+        default_executor_->shutdown_for(options_.executor_shutdown_timeout);
+    }
+    {
+        std::lock_guard<std::mutex> lock(ts_mutex_);
+        accepting_threadsafe_ = false;
+    }
+    drain_threadsafe();
+    if (AIO_UNLIKELY(instrumented_)) {
+        each_instrument([&](instrument& i) { i.loop_closing(facade_); });
+    }
+    if (default_executor_) {
+        default_executor_.reset();
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Callbacks
+
+timer_handle loop_core::schedule_callback(std::function<void()> fn, const time_point* when) {
+    auto* n = new timer_handle::node();
+    n->is_task = false;
+    n->fn = std::move(fn);
+    n->loop = this;
+    n->refs = 2;  // the handle returned, and the loop while queued
+    n->queued = true;
+    if (when == nullptr) {
+        n->timer.deadline = now();
+        schedule(n);
+    } else {
+        n->timer.deadline = *when;
+        n->timer.fire = &fire_callback_node;
+        n->timer.owner = n;
+        timers_.push(n->timer);
+    }
+    return timer_handle(n);
+}
+
+void loop_core::run_callback(timer_handle::node* n) noexcept {
+    n->queued = false;
+    if (!n->cancelled) {
+        try {
+            n->fn();
+        } catch (...) {
+            report({"Exception in callback", std::current_exception(), {}});
+        }
+    }
+    n->fn = nullptr;
+    release_node(n);
+}
+
+void loop_core::release_node(timer_handle::node* n) noexcept {
+    if (--n->refs == 0) {
+        delete n;
+    }
+}
+
+void loop_core::post_threadsafe(std::function<void()> fn) {
+    {
+        std::lock_guard<std::mutex> lock(ts_mutex_);
+        if (!accepting_threadsafe_) {
+            throw usage_error("call_soon_threadsafe: the loop is closed");
+        }
+        ts_queue_.push_back(std::move(fn));
+    }
+    if (!ts_pending_.exchange(true, std::memory_order_acq_rel)) {
+        std::uint64_t one = 1;
+        [[maybe_unused]] auto n = ::write(wake_fd_, &one, sizeof one);
+    }
+}
+
+void loop_core::drain_threadsafe() noexcept {
+    ts_pending_.store(false, std::memory_order_release);
+    if (sigint_loop.load() == this && sigint_count.load() == 1 && !interrupted_) {
+        interrupted_ = true;
+        if (main_ != nullptr) {
+            detail::cancel(*main_, "interrupted by SIGINT (Ctrl-C)");
+        }
+    }
+    std::vector<std::function<void()>> batch;
+    {
+        std::lock_guard<std::mutex> lock(ts_mutex_);
+        batch.swap(ts_queue_);
+    }
+    for (auto& fn : batch) {
+        try {
+            fn();
+        } catch (...) {
+            report({"Exception in a call_soon_threadsafe callback", std::current_exception(), {}});
+        }
+    }
+}
+
+}  // namespace aio::detail
+
+// ---------------------------------------------------------------------------------------
+// Public facade
+
+namespace aio {
+
+std::size_t default_stack_size() noexcept {
+#if defined(__SANITIZE_ADDRESS__)
+    return 512 * 1024;
+#else
+    return 128 * 1024;
+#endif
+}
+
+time_point loop::time() const noexcept { return core_->now(); }
+
+timer_handle loop::call_soon(std::function<void()> fn) {
+    return core_->schedule_callback(std::move(fn), nullptr);
+}
+
+timer_handle loop::call_later(duration delay, std::function<void()> fn) {
+    time_point when = core_->now() + delay;
+    return core_->schedule_callback(std::move(fn), &when);
+}
+
+timer_handle loop::call_at(time_point when, std::function<void()> fn) {
+    return core_->schedule_callback(std::move(fn), &when);
+}
+
+void loop::call_soon_threadsafe(std::function<void()> fn) { core_->post_threadsafe(std::move(fn)); }
+
+void loop::set_exception_handler(exception_handler handler) {
+    core_->exception_handler_ = std::move(handler);
+}
+
+void loop::call_exception_handler(const exception_context& ctx) noexcept { core_->report(ctx); }
+
+void loop::add_instrument(instrument* i) { core_->add_instrument(i); }
+
+void loop::remove_instrument(instrument* i) noexcept { core_->remove_instrument(i); }
+
+bool loop::is_loop_thread() const noexcept { return std::this_thread::get_id() == core_->thread_; }
+
+loop::statistics loop::stats() const noexcept { return core_->stats_; }
+
+time_point loop::start_time() const noexcept { return core_->start_; }
+
+loop& get_running_loop() { return detail::require_loop("aio::get_running_loop()").facade_; }
+
+// timer_handle ----------------------------------------------------------------------------
+
+timer_handle::timer_handle(node* n) noexcept
+    : n_(n) {}
+timer_handle::timer_handle(const timer_handle& o) noexcept
+    : n_(o.n_) {
+    if (n_ != nullptr) {
+        ++n_->refs;
+    }
+}
+timer_handle::timer_handle(timer_handle&& o) noexcept
+    : n_(o.n_) {
+    o.n_ = nullptr;
+}
+timer_handle& timer_handle::operator=(timer_handle o) noexcept {
+    std::swap(n_, o.n_);
+    return *this;
+}
+timer_handle::~timer_handle() {
+    if (n_ != nullptr && --n_->refs == 0) {
+        delete n_;
+    }
+}
+
+void timer_handle::cancel() noexcept {
+    if (n_ == nullptr || n_->cancelled) {
+        return;
+    }
+    n_->cancelled = true;
+    if (n_->queued && n_->timer.queued()) {
+        // Leave the ready queue alone (the node is skipped when reached), but take a timer out
+        // of the heap now so a cancelled call_later does not keep the loop's clock busy.
+        n_->loop->remove_timer(n_->timer);
+        n_->queued = false;
+        n_->fn = nullptr;
+        n_->loop->release_node(n_);
+    }
+}
+
+bool timer_handle::cancelled() const noexcept { return n_ != nullptr && n_->cancelled; }
+
+time_point timer_handle::when() const noexcept { return n_ != nullptr ? n_->timer.deadline : time_point{}; }
+
+// runner ----------------------------------------------------------------------------------
+
+namespace detail {
+
+runner::runner(run_options options) {
+    if (current_loop() != nullptr) {
+        throw usage_error("aio::run() cannot be called from a running event loop; inside a task, "
+                          "use aio::create_task(fn) and get() instead");
+    }
+    core_ = new loop_core(options);
+    set_current_loop(core_);
+    install_overflow_handler();
+    if (options.handle_signals && on_main_thread() && !sigint_installed) {
+        struct sigaction current {};
+        ::sigaction(SIGINT, nullptr, &current);
+        if (current.sa_handler == SIG_DFL) {
+            struct sigaction sa {};
+            sa.sa_handler = &on_sigint;
+            sigemptyset(&sa.sa_mask);
+            sa.sa_flags = SA_RESTART;
+            ::sigaction(SIGINT, &sa, &previous_sigint);
+            sigint_count.store(0);
+            sigint_loop.store(core_);
+            sigint_installed = true;
+        }
+    }
+}
+
+runner::~runner() {
+    if (sigint_installed && sigint_loop.load() == core_) {
+        ::sigaction(SIGINT, &previous_sigint, nullptr);
+        sigint_loop.store(nullptr);
+        sigint_installed = false;
+    }
+    set_current_loop(core_);
+    delete core_;
+    set_current_loop(nullptr);
+}
+
+void runner::run_main(task_base* main) {
+    core_->main_ = main;
+    core_->spawn(main, __builtin_extract_return_addr(__builtin_return_address(0)));
+    core_->run_until_done(main);
+    core_->shutdown();
+}
+
+bool runner::interrupted() const noexcept { return core_->interrupted_; }
+
+[[noreturn]] void assertion_failed(const char* expr, const char* file, int line) noexcept {
+    std::fprintf(stderr, "aio: internal error: assertion '%s' failed at %s:%d\n", expr, file, line);
+    std::abort();
+}
+
+}  // namespace detail
+
+}  // namespace aio

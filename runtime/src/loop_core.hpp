@@ -1,0 +1,189 @@
+// The loop's private state. Map of the runtime:
+//
+//   loop.cpp         this class: ready queue, the iteration, timers, thread-safe queue,
+//                    signals, the shutdown sequence of aio::run
+//   task.cpp         fibers' lives: spawn, steps, park/notify, cancellation, join
+//   fiber_context    the Boost.Context wrapper (the only file that includes it)
+//   stack_pool       fiber stacks, guard pages and canaries
+//   timer_queue      the timer heap
+//   io/epoll.cpp     the poller
+//   overflow.cpp     the SIGSEGV handler that names the task whose stack overflowed
+//
+//          +---------------- loop_core::run_once() ----------------+
+//          | 1 poll I/O (epoll; timeout 0 if work is ready)        |
+//          | 2 thread-safe callbacks, signals                      |
+//          | 3 expired timers                                      |
+//          | 4 ready batch: task steps and callbacks               |
+//          +-------------------------------------------------------+
+#pragma once
+
+#include "fiber_context.hpp"
+#include "io/poller.hpp"
+#include "stack_pool.hpp"
+#include "timer_queue.hpp"
+
+#include <aio/instrument.hpp>
+#include <aio/loop.hpp>
+
+#include <atomic>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+namespace aio {
+
+struct timer_handle::node : detail::ready_node {
+    detail::timer_node timer;
+    std::function<void()> fn;
+    detail::loop_core* loop = nullptr;
+    std::uint32_t refs = 1;
+    bool cancelled = false;
+    bool queued = false;  // in the ready queue or the timer heap (the loop holds a ref)
+};
+
+}  // namespace aio
+
+namespace aio::detail {
+
+/// The resource registry; shared with registrations so that one outliving the loop is safe.
+struct resource_registry {
+    std::mutex mutex;
+    std::map<std::uint64_t, resource_info> open;
+    std::uint64_t next_id = 1;
+    loop_core* loop = nullptr;  // nullptr once the loop is closed
+};
+
+class loop_core {
+public:
+    explicit loop_core(const run_options& options);
+    ~loop_core();
+    loop_core(const loop_core&) = delete;
+    loop_core& operator=(const loop_core&) = delete;
+
+    loop facade_{this};
+
+    // ---- ready queue ----
+    void schedule(ready_node* n) noexcept {
+        n->next_ready = nullptr;
+        if (ready_tail_ != nullptr) {
+            ready_tail_->next_ready = n;
+        } else {
+            ready_head_ = n;
+        }
+        ready_tail_ = n;
+    }
+    void schedule_task(task_base* t) noexcept {
+        t->state_ = task_state::scheduled;
+        schedule(t);
+    }
+
+    // ---- tasks (task.cpp) ----
+    void spawn(task_base* t, void* caller);
+    void run_step(task_base* t) noexcept;
+    /// From the running task: saves it and switches to the loop. Returns when resumed.
+    void switch_to_loop(task_base& t) noexcept;
+    void finish(task_base* t) noexcept;
+    void on_handle_dropped(task_base* t) noexcept;
+    void on_task_destroyed(task_base* t) noexcept;
+    void report_unretrieved(task_base* t) noexcept;
+    [[noreturn]] void stack_overflow(task_base& t) noexcept;
+
+    // ---- the loop (loop.cpp) ----
+    void run_until_done(task_base* main);
+    void run_once();
+    void shutdown();
+    [[nodiscard]] time_point now() const noexcept {
+        return virtual_time_ ? virtual_now_ : clock::now();
+    }
+
+    // ---- timers ----
+    void add_timer(timer_node& n) { timers_.push(n); }
+    void remove_timer(timer_node& n) noexcept { timers_.remove(n); }
+
+    // ---- callbacks ----
+    timer_handle schedule_callback(std::function<void()> fn, const time_point* when);
+    void run_callback(timer_handle::node* n) noexcept;
+    void post_threadsafe(std::function<void()> fn);
+    void drain_threadsafe() noexcept;
+    void release_node(timer_handle::node* n) noexcept;
+
+    // ---- executor bookkeeping, for virtual time ----
+    void job_started() noexcept { ++outstanding_jobs_; }
+    void job_finished() noexcept { --outstanding_jobs_; }
+
+    // ---- instruments ----
+    template <class F>
+    void each_instrument(F&& f) noexcept {
+        for (instrument* i : instruments_) {
+            f(*i);
+        }
+    }
+    [[nodiscard]] bool instrumented() const noexcept { return instrumented_; }
+    void add_instrument(instrument* i);
+    void remove_instrument(instrument* i) noexcept;
+
+    void report(const exception_context& ctx) noexcept;
+
+    // ---- state ----
+    run_options options_;
+    bool virtual_time_ = false;
+    time_point virtual_now_{};
+    time_point start_{};
+    std::thread::id thread_;
+    std::size_t default_stack_size_ = 0;
+
+    task_base* current_ = nullptr;
+    task_base* main_ = nullptr;
+    context_slot main_slot_{};
+
+    ready_node* ready_head_ = nullptr;
+    ready_node* ready_tail_ = nullptr;
+    timer_queue timers_;
+    stack_pool stacks_;
+    poller poller_;
+    int wake_fd_ = -1;
+    io_watcher wake_watcher_{};
+
+    std::mutex ts_mutex_;
+    std::vector<std::function<void()>> ts_queue_;
+    std::atomic<bool> ts_pending_{false};
+    bool accepting_threadsafe_ = true;  // guarded by ts_mutex_
+    int outstanding_jobs_ = 0;
+
+    task_base* all_head_ = nullptr;  // every live task object of this loop
+    loop::statistics stats_{};
+
+    std::vector<instrument*> instruments_;
+    bool instrumented_ = false;
+
+    loop::exception_handler exception_handler_;
+    std::unique_ptr<thread_pool_executor> default_executor_;
+    std::shared_ptr<resource_registry> resources_ = std::make_shared<resource_registry>();
+
+    bool interrupted_ = false;
+    bool closing_ = false;
+};
+
+/// The loop running on this thread, or nullptr.
+loop_core* current_loop() noexcept;
+/// The loop running on this thread; throws usage_error naming `what` outside a loop.
+loop_core& require_loop(const char* what);
+void set_current_loop(loop_core* l) noexcept;
+
+/// "task 'name' created at file:line", for messages.
+std::string describe_task(const task_base* t);
+/// Resolves a creation record to file:line (symbolize.cpp); never throws.
+source_site resolve_site(const creation_site& site) noexcept;
+
+/// The SIGINT flag set by the signal handler (loop.cpp).
+bool take_sigint() noexcept;
+
+/// Installs the SIGSEGV handler and this thread's alternate signal stack (overflow.cpp).
+void install_overflow_handler() noexcept;
+/// Prints the stack-overflow message for `t` and aborts (async-signal-safe).
+[[noreturn]] void report_stack_overflow(const task_base& t, const char* how) noexcept;
+
+}  // namespace aio::detail

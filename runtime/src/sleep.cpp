@@ -1,0 +1,54 @@
+#include "loop_core.hpp"
+
+#include <aio/sleep.hpp>
+
+namespace aio {
+
+namespace {
+
+// The sleeping task's timer node and waiter both live in this frame, on its fiber stack.
+struct sleeper {
+    detail::timer_node timer;
+    detail::waiter w;
+};
+
+void wake_sleeper(detail::timer_node* tn) noexcept {
+    detail::notify(*static_cast<detail::waiter*>(tn->owner));
+}
+
+}  // namespace
+
+void sleep_until(time_point when) {
+    detail::task_base& me = detail::require_task("aio::sleep()");
+    detail::loop_core& l = *me.loop_;
+    if (when <= l.now()) {
+        detail::yield_now(me);
+        return;
+    }
+    detail::checkpoint(me);
+    sleeper s;
+    s.w.task = &me;
+    s.timer.deadline = when;
+    s.timer.fire = &wake_sleeper;
+    s.timer.owner = &s.w;
+    l.add_timer(s.timer);
+    try {
+        detail::park(me);
+    } catch (...) {
+        l.remove_timer(s.timer);
+        throw;
+    }
+}
+
+void sleep(duration d) {
+    if (d <= duration::zero()) {
+        yield();
+        return;
+    }
+    detail::task_base& me = detail::require_task("aio::sleep()");
+    sleep_until(me.loop_->now() + d);
+}
+
+void yield() { detail::yield_now(detail::require_task("aio::yield()")); }
+
+}  // namespace aio

@@ -1,0 +1,96 @@
+// Resolving creation sites to file:line. Tasks record a std::source_location when the caller
+// built task_options, and always the return address inside the spawning function; the
+// address is resolved here, on demand, with backward-cpp and libdw, and cached.
+// Never call this on a fiber stack with a small stack: libdw needs room (callers that may run
+// in a task go through resolve_site, which switches nothing but is only used for messages).
+#include "loop_core.hpp"
+
+#define BACKWARD_HAS_DW 1
+#include <backward.hpp>
+
+#include <mutex>
+#include <string>
+#include <unordered_map>
+
+namespace aio::detail {
+
+namespace {
+
+bool is_aio_frame(const std::string& file) {
+    return file.find("/include/aio/") != std::string::npos ||
+           file.find("/runtime/src/") != std::string::npos;
+}
+
+source_site symbolize(void* addr) {
+    static std::mutex mutex;
+    static std::unordered_map<void*, source_site> cache;
+    std::lock_guard<std::mutex> lock(mutex);
+    if (auto it = cache.find(addr); it != cache.end()) {
+        return it->second;
+    }
+    source_site out;
+    try {
+        // A return address points after the call; look up the call instruction itself.
+        void* lookup = static_cast<char*>(addr) - 1;
+        backward::TraceResolver resolver;
+        resolver.load_addresses(&lookup, 1);
+        backward::ResolvedTrace trace = resolver.resolve(backward::ResolvedTrace(backward::Trace(lookup, 0)));
+        // Innermost first: the inlined aio templates, then the user's code that called them.
+        std::vector<backward::ResolvedTrace::SourceLoc> chain;
+        chain.push_back(trace.source);
+        for (auto& s : trace.inliners) {
+            chain.push_back(s);
+        }
+        for (auto& s : chain) {
+            if (!s.filename.empty() && !is_aio_frame(s.filename)) {
+                out.file = s.filename;
+                out.line = static_cast<std::uint32_t>(s.line);
+                out.function = s.function;
+                break;
+            }
+        }
+        if (out.file.empty() && !chain.empty()) {
+            out.file = chain.back().filename;
+            out.line = static_cast<std::uint32_t>(chain.back().line);
+            out.function = trace.object_function;
+        }
+    } catch (...) {
+    }
+    cache.emplace(addr, out);
+    return out;
+}
+
+}  // namespace
+
+source_site resolve_site(const creation_site& site) noexcept {
+    try {
+        if (site.file != nullptr) {
+            return source_site{site.file, site.line, site.function != nullptr ? site.function : ""};
+        }
+        if (site.caller != nullptr) {
+            return symbolize(site.caller);
+        }
+    } catch (...) {
+    }
+    return {};
+}
+
+}  // namespace aio::detail
+
+namespace aio {
+
+std::string source_site::to_string() const {
+    if (!file.empty()) {
+        std::string s = file;
+        if (line != 0) {
+            s += ":" + std::to_string(line);
+        }
+        return s;
+    }
+    if (!function.empty()) {
+        return function;
+    }
+    return "?";
+}
+
+}  // namespace aio
