@@ -167,6 +167,27 @@ public:
     bool closing_ = false;
 };
 
+/// A deadline for a wait: while armed, it notifies `w` with status 2 at loop time `when`.
+class deadline_timer {
+public:
+    deadline_timer(loop_core& l, waiter& w, time_point when)
+        : loop_(l) {
+        if (when != time_point::max()) {
+            node_.deadline = when;
+            node_.owner = &w;
+            node_.fire = [](timer_node* n) noexcept { notify(*static_cast<waiter*>(n->owner), 2); };
+            loop_.add_timer(node_);
+        }
+    }
+    ~deadline_timer() { loop_.remove_timer(node_); }
+    deadline_timer(const deadline_timer&) = delete;
+    deadline_timer& operator=(const deadline_timer&) = delete;
+
+private:
+    loop_core& loop_;
+    timer_node node_{};
+};
+
 /// The loop running on this thread, or nullptr.
 loop_core* current_loop() noexcept;
 /// The loop running on this thread; throws usage_error naming `what` outside a loop.

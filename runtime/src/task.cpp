@@ -231,18 +231,27 @@ void checkpoint(task_base& t) {
     }
 }
 
-void park(task_base& t) {
-    if (AIO_UNLIKELY(t.must_cancel_)) {
-        deliver_cancel(t);
+bool park_or_cancelled(task_base& t) noexcept {
+    if (t.must_cancel_) {
+        return false;
     }
     t.notified_ = false;
     t.cancellable_park_ = true;
     t.state_ = task_state::suspended;
     t.loop_->switch_to_loop(t);
     t.cancellable_park_ = false;
-    if (!t.notified_) {
-        deliver_cancel(t);  // only a cancellation wakes an un-notified park
+    return t.notified_;  // only a cancellation wakes an un-notified park
+}
+
+void park(task_base& t) {
+    if (!park_or_cancelled(t)) {
+        deliver_cancel(t);
     }
+}
+
+void throw_cancelled(task_base& t, const std::string& message) {
+    ++t.cancels_delivered_;
+    throw cancelled_error(message);
 }
 
 void park_uncancellable(task_base& t) noexcept {
@@ -310,11 +319,7 @@ void task_base::join() {
                 break;
             }
         }
-        me.notified_ = false;
-        me.cancellable_park_ = true;
-        me.state_ = task_state::suspended;
-        me.loop_->switch_to_loop(me);
-        me.cancellable_park_ = false;
+        park_or_cancelled(me);
     }
 }
 
@@ -468,7 +473,6 @@ void task_ref::wait_done() const {
         throw invalid_state_error("wait_done on an empty task_ref");
     }
     detail::task_base& me = detail::require_task("task::wait_done()");
-    detail::checkpoint(me);
     while (!t_->done()) {
         detail::waiter w{&me};
         detail::waiter_guard guard(t_->done_waiters_, w);

@@ -200,6 +200,13 @@ void checkpoint(task_base& t);
 /// cancelled_error otherwise.
 void park(task_base& t);
 
+/// Like park() but returns false instead of throwing when woken by a cancellation (which is
+/// then still owed: must_cancel_ stays set). Returns true when notified.
+bool park_or_cancelled(task_base& t) noexcept;
+
+/// Raises cancelled_error(message) in the running task `t`, counting it as delivered.
+[[noreturn]] void throw_cancelled(task_base& t, const std::string& message);
+
 /// Like park() but cancellation does not wake the task; used to wait for children that are
 /// unwinding. Returns when notified.
 void park_uncancellable(task_base& t) noexcept;

@@ -1,0 +1,274 @@
+// Queues between tasks: queue (FIFO), priority_queue, lifo_queue (asyncio.Queue,
+// PriorityQueue, LifoQueue). See docs/reference/queue.md.
+#pragma once
+
+#include <aio/detail/intrusive_list.hpp>
+#include <aio/detail/task_base.hpp>
+#include <aio/errors.hpp>
+
+#include <algorithm>
+#include <cstddef>
+#include <deque>
+#include <functional>
+#include <optional>
+#include <stdexcept>
+#include <utility>
+#include <vector>
+
+namespace aio {
+
+/// get_nowait() on an empty queue (asyncio.QueueEmpty).
+class queue_empty : public std::runtime_error {
+public:
+    queue_empty()
+        : std::runtime_error("aio::queue is empty") {}
+};
+
+/// put_nowait() on a full queue (asyncio.QueueFull).
+class queue_full : public std::runtime_error {
+public:
+    queue_full()
+        : std::runtime_error("aio::queue is full") {}
+};
+
+/// put() or get() on a queue that was shut down (asyncio.QueueShutDown).
+class queue_shut_down : public std::runtime_error {
+public:
+    queue_shut_down()
+        : std::runtime_error("aio::queue was shut down") {}
+};
+
+namespace detail {
+
+template <class T>
+struct fifo_store {
+    std::deque<T> items;
+    void push(T v) { items.push_back(std::move(v)); }
+    T pop() {
+        T v = std::move(items.front());
+        items.pop_front();
+        return v;
+    }
+    [[nodiscard]] std::size_t size() const noexcept { return items.size(); }
+    void clear() { items.clear(); }
+};
+
+template <class T>
+struct lifo_store {
+    std::vector<T> items;
+    void push(T v) { items.push_back(std::move(v)); }
+    T pop() {
+        T v = std::move(items.back());
+        items.pop_back();
+        return v;
+    }
+    [[nodiscard]] std::size_t size() const noexcept { return items.size(); }
+    void clear() { items.clear(); }
+};
+
+template <class T, class Compare>
+struct heap_store {
+    std::vector<T> items;
+    // std heap algorithms keep the largest on top; asyncio's PriorityQueue returns the
+    // smallest, so the comparison is reversed.
+    static bool later(const T& a, const T& b) { return Compare{}(b, a); }
+    void push(T v) {
+        items.push_back(std::move(v));
+        std::push_heap(items.begin(), items.end(), &later);
+    }
+    T pop() {
+        std::pop_heap(items.begin(), items.end(), &later);
+        T v = std::move(items.back());
+        items.pop_back();
+        return v;
+    }
+    [[nodiscard]] std::size_t size() const noexcept { return items.size(); }
+    void clear() { items.clear(); }
+};
+
+/// The queue logic shared by the three orders. Hand-offs: put() gives its item straight to a
+/// waiting getter, get() takes the item of a waiting putter, so a woken task never finds its
+/// item gone and FIFO order among waiters holds.
+template <class T, class Store>
+class basic_queue {
+public:
+    /// maxsize 0 means unbounded.
+    explicit basic_queue(std::size_t maxsize = 0) noexcept
+        : maxsize_(maxsize) {}
+    basic_queue(const basic_queue&) = delete;
+    basic_queue& operator=(const basic_queue&) = delete;
+
+    /// Puts `item`, suspending while the queue is full. Yield point and cancellation point
+    /// (when it suspends; a cancelled put leaves nothing in the queue). Throws
+    /// queue_shut_down after shutdown().
+    void put(T item) {
+        if (shut_down_) {
+            throw queue_shut_down();
+        }
+        if (!full()) {
+            put_nowait(std::move(item));
+            return;
+        }
+        task_base& me = require_task("aio::queue::put()");
+        waiter w{&me};
+        w.data = &item;
+        waiter_guard guard(putters_, w);
+        park(me);
+        if (w.status == shutdown_status) {
+            throw queue_shut_down();
+        }
+        // Notified: a getter moved our item into the queue.
+    }
+
+    /// Puts `item` without suspending; throws queue_full or queue_shut_down.
+    void put_nowait(T item) {
+        if (shut_down_) {
+            throw queue_shut_down();
+        }
+        if (full()) {
+            throw queue_full();
+        }
+        ++unfinished_;
+        if (waiter* g = getters_.pop_front()) {
+            static_cast<std::optional<T>*>(g->data)->emplace(std::move(item));
+            notify(*g);
+            return;
+        }
+        store_.push(std::move(item));
+    }
+
+    /// Removes and returns an item, suspending while the queue is empty. Yield point and
+    /// cancellation point (when it suspends; a cancelled get takes nothing). Throws
+    /// queue_shut_down once the queue is shut down and empty.
+    T get() {
+        if (store_.size() > 0) {
+            return take();
+        }
+        if (shut_down_) {
+            throw queue_shut_down();
+        }
+        task_base& me = require_task("aio::queue::get()");
+        std::optional<T> slot;
+        waiter w{&me};
+        w.data = &slot;
+        waiter_guard guard(getters_, w);
+        park(me);
+        if (w.status == shutdown_status || !slot) {
+            throw queue_shut_down();
+        }
+        return std::move(*slot);
+    }
+
+    /// Removes and returns an item without suspending; throws queue_empty, or
+    /// queue_shut_down when shut down and empty.
+    T get_nowait() {
+        if (store_.size() > 0) {
+            return take();
+        }
+        if (shut_down_) {
+            throw queue_shut_down();
+        }
+        throw queue_empty();
+    }
+
+    /// Marks one item taken with get() as processed (for join()). Throws value_error if called
+    /// more times than items were put.
+    void task_done() {
+        if (unfinished_ == 0) {
+            throw value_error("aio::queue::task_done() called more times than there were items");
+        }
+        if (--unfinished_ == 0) {
+            wake_joiners();
+        }
+    }
+
+    /// Suspends until every item put has been marked with task_done(). Yield point and
+    /// cancellation point (when it suspends).
+    void join() {
+        if (unfinished_ == 0) {
+            return;
+        }
+        task_base& me = require_task("aio::queue::join()");
+        waiter w{&me};
+        waiter_guard guard(joiners_, w);
+        park(me);
+    }
+
+    /// Shuts the queue down (Python 3.13): put() raises queue_shut_down from now on and
+    /// blocked putters are woken with it; get() raises it once the queue is empty and blocked
+    /// getters are woken with it. With `immediate`, the items left are dropped (and counted as
+    /// done for join()) so get() raises at once.
+    void shutdown(bool immediate = false) {
+        shut_down_ = true;
+        if (immediate) {
+            std::size_t n = store_.size();
+            store_.clear();
+            unfinished_ = n > unfinished_ ? 0 : unfinished_ - n;
+            if (unfinished_ == 0) {
+                wake_joiners();
+            }
+        }
+        while (waiter* g = getters_.pop_front()) {
+            notify(*g, shutdown_status);
+        }
+        while (waiter* p = putters_.pop_front()) {
+            notify(*p, shutdown_status);
+        }
+    }
+
+    [[nodiscard]] std::size_t qsize() const noexcept { return store_.size(); }
+    [[nodiscard]] std::size_t maxsize() const noexcept { return maxsize_; }
+    [[nodiscard]] bool empty() const noexcept { return store_.size() == 0; }
+    [[nodiscard]] bool full() const noexcept { return maxsize_ != 0 && store_.size() >= maxsize_; }
+    [[nodiscard]] bool is_shut_down() const noexcept { return shut_down_; }
+
+private:
+    static constexpr int shutdown_status = 2;
+
+    T take() {
+        T v = store_.pop();
+        // Room was made: move the first waiting putter's item in.
+        if (waiter* p = putters_.pop_front()) {
+            ++unfinished_;
+            store_.push(std::move(*static_cast<T*>(p->data)));
+            notify(*p);
+        }
+        return v;
+    }
+
+    void wake_joiners() noexcept {
+        while (waiter* j = joiners_.pop_front()) {
+            notify(*j);
+        }
+    }
+
+    Store store_;
+    std::size_t maxsize_;
+    std::size_t unfinished_ = 0;
+    bool shut_down_ = false;
+    wait_list getters_;
+    wait_list putters_;
+    wait_list joiners_;
+};
+
+}  // namespace detail
+
+/// FIFO queue (asyncio.Queue). Loop thread only.
+template <class T>
+class queue : public detail::basic_queue<T, detail::fifo_store<T>> {
+    using detail::basic_queue<T, detail::fifo_store<T>>::basic_queue;
+};
+
+/// Smallest item first, by `Compare` (asyncio.PriorityQueue). Loop thread only.
+template <class T, class Compare = std::less<T>>
+class priority_queue : public detail::basic_queue<T, detail::heap_store<T, Compare>> {
+    using detail::basic_queue<T, detail::heap_store<T, Compare>>::basic_queue;
+};
+
+/// Last in, first out (asyncio.LifoQueue). Loop thread only.
+template <class T>
+class lifo_queue : public detail::basic_queue<T, detail::lifo_store<T>> {
+    using detail::basic_queue<T, detail::lifo_store<T>>::basic_queue;
+};
+
+}  // namespace aio
