@@ -121,26 +121,32 @@ loop_core::loop_core(const run_options& options)
 loop_core::~loop_core() {
     // Task objects that outlive the loop (their handles are still held) forget it; report the
     // failures nobody retrieved now, since nobody can any more through this loop.
-    for (task_base* t = all_head_; t != nullptr;) {
-        task_base* next = t->all_next_;
+    std::vector<task_ptr> left;
+    for (task_base* t = all_head_; t != nullptr; t = t->all_next_) {
+        left.emplace_back(t);
+    }
+    for (auto& t : left) {
         if (t->outcome_ == task_outcome::exception && !t->exception_retrieved_) {
             t->exception_retrieved_ = true;
-            t->add_ref();
-            report_unretrieved(t);
-            t->all_prev_ = t->all_next_ = nullptr;
-            t->loop_ = nullptr;
+            report_unretrieved(t.get());
+        }
+        if (!t->done()) {
+            // Only when run() is unwinding from an error (a deadlock under virtual time, an
+            // internal error): the fiber is abandoned where it is suspended, and the loop's
+            // reference dropped. Objects on its stack are not destroyed.
+            if (t->stack_ != nullptr) {
+                stacks_.release(t->stack_);
+                t->stack_ = nullptr;
+            }
+            t->state_ = task_state::done;
+            t->outcome_ = task_outcome::cancelled;
             t->release();
-        } else {
-            t->all_prev_ = t->all_next_ = nullptr;
-            t->loop_ = nullptr;
         }
-        if (t->stack_ != nullptr) {
-            // Only when run() is unwinding from an error: the fiber is abandoned.
-            t->stack_ = nullptr;
-        }
-        t = next;
+        t->all_prev_ = t->all_next_ = nullptr;
+        t->loop_ = nullptr;
     }
     all_head_ = nullptr;
+    left.clear();
     // Callbacks still queued are dropped.
     for (ready_node* n = ready_head_; n != nullptr;) {
         ready_node* next = n->next_ready;

@@ -1,14 +1,15 @@
 // Resolving creation sites to file:line. Tasks record a std::source_location when the caller
 // built task_options, and always the return address inside the spawning function; the
 // address is resolved here, on demand, with backward-cpp and libdw, and cached.
-// Never call this on a fiber stack with a small stack: libdw needs room (callers that may run
-// in a task go through resolve_site, which switches nothing but is only used for messages).
+// libdw needs more stack than a fiber has: from inside a task the lookup runs on a helper
+// thread (it is only ever done for messages and reports, and cached).
 #include "loop_core.hpp"
 
 #define BACKWARD_HAS_DW 1
 #include <backward.hpp>
 
 #include <mutex>
+#include <thread>
 #include <string>
 #include <unordered_map>
 
@@ -68,7 +69,14 @@ source_site resolve_site(const creation_site& site) noexcept {
             return source_site{site.file, site.line, site.function != nullptr ? site.function : ""};
         }
         if (site.caller != nullptr) {
-            return symbolize(site.caller);
+            if (current_task_or_null() == nullptr) {
+                return symbolize(site.caller);
+            }
+            // On a fiber stack: libdw needs far more stack than a fiber has, so the lookup
+            // runs on a short-lived thread with a full-size stack while this task waits.
+            source_site out;
+            std::thread([&] { out = symbolize(site.caller); }).join();
+            return out;
         }
     } catch (...) {
     }

@@ -1,0 +1,128 @@
+#include "support.hpp"
+
+#include <catch2/catch.hpp>
+
+#include <csignal>
+#include <stdexcept>
+
+using namespace std::chrono_literals;
+
+namespace {
+aio::run_options quiet() {
+    aio::run_options o;
+    o.handle_signals = false;
+    o.virtual_time = true;
+    return o;
+}
+}  // namespace
+
+TEST_CASE("run returns the main function's value", "[run]") {
+    CHECK(aio::run([] { return 42; }) == 42);
+    CHECK(aio::run([] { return std::string("twice"); }) == "twice");
+}
+
+TEST_CASE("run rethrows the main function's exception", "[run]") {
+    CHECK_THROWS_WITH(aio::run([]() -> int { throw std::runtime_error("main failed"); }, quiet()),
+                      "main failed");
+}
+
+TEST_CASE("run cannot be nested", "[run]") {
+    aio::run(
+        [] {
+            CHECK_THROWS_WITH(aio::run([] {}), Catch::Contains("cannot be called from a running event loop"));
+        },
+        quiet());
+}
+
+TEST_CASE("get_running_loop works only inside run", "[run]") {
+    CHECK_THROWS_WITH(aio::get_running_loop(), Catch::Contains("aio::run"));
+    aio::run([] { CHECK(aio::get_running_loop().is_loop_thread()); }, quiet());
+}
+
+TEST_CASE("run cancels leftover tasks and waits for them to unwind", "[run][cancel]") {
+    bool unwound = false;
+    aio::run(
+        [&] {
+            aio::create_task([&] {
+                try {
+                    aio::sleep(1h);
+                } catch (const aio::cancelled_error&) {
+                    aio::sleep(1ms);  // cleanup that suspends still runs
+                    unwound = true;
+                    throw;
+                }
+            }).detach();
+            aio::sleep(0s);
+        },
+        quiet());
+    CHECK(unwound);
+}
+
+TEST_CASE("run reports a leftover task that fails while unwinding", "[run]") {
+    std::vector<std::string> messages;
+    aio::run(
+        [&] {
+            aio::get_running_loop().set_exception_handler(
+                [&](aio::loop&, const aio::exception_context& c) { messages.push_back(c.message); });
+            aio::create_task([] {
+                try {
+                    aio::sleep(1h);
+                } catch (const aio::cancelled_error&) {
+                    throw std::runtime_error("cleanup failed");
+                }
+            }).detach();
+            aio::sleep(0s);
+        },
+        quiet());
+    REQUIRE(messages.size() == 1);
+    CHECK_THAT(messages[0], Catch::Contains("shutdown"));
+}
+
+TEST_CASE("SIGINT cancels the main task and run raises interrupted_error", "[run][signal]") {
+    aio::run_options o;
+    o.handle_signals = true;
+    bool cleaned_up = false;
+    // Catch2 has its own SIGINT handler; aio installs its own only over the default.
+    struct sigaction catch_handler {};
+    struct sigaction dfl {};
+    dfl.sa_handler = SIG_DFL;
+    ::sigaction(SIGINT, &dfl, &catch_handler);
+    CHECK_THROWS_AS(aio::run(
+                        [&] {
+                            try {
+                                std::raise(SIGINT);
+                                aio::sleep(10s);
+                            } catch (const aio::cancelled_error& e) {
+                                cleaned_up = std::string(e.what()).find("SIGINT") != std::string::npos;
+                                throw;
+                            }
+                        },
+                        o),
+                    aio::interrupted_error);
+    ::sigaction(SIGINT, &catch_handler, nullptr);
+    CHECK(cleaned_up);
+}
+
+TEST_CASE("virtual time jumps over sleeps", "[run][time]") {
+    auto real_start = std::chrono::steady_clock::now();
+    aio::run(
+        [] {
+            auto& l = aio::get_running_loop();
+            auto t0 = l.time();
+            aio::sleep(1h);
+            CHECK(l.time() - t0 >= 1h);
+            CHECK(l.time() - t0 < 1h + 1ms);
+        },
+        quiet());
+    CHECK(std::chrono::steady_clock::now() - real_start < 1s);
+}
+
+TEST_CASE("virtual time reports a deadlock instead of hanging", "[run][time]") {
+    CHECK_THROWS_WITH(aio::run(
+                          [] {
+                              aio::event never;
+                              never.wait();
+                          },
+                          quiet()),
+                      Catch::Contains("deadlock"));
+}
