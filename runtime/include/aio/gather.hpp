@@ -86,9 +86,16 @@ auto gathered_outcome(task<T>& t) {
 }
 
 template <class X>
+concept task_handle = std::is_base_of_v<task_ref, std::remove_cvref_t<X>> &&
+                      requires { typename std::remove_cvref_t<X>::value_type; };
+
+/// What the variadic gather accepts: a task handle, or a function to start as a task.
+template <class X>
+concept gatherable = task_handle<X> || std::is_invocable_v<std::decay_t<X>>;
+
+template <class X>
 auto to_task(X&& x) {
-    if constexpr (requires { typename std::remove_cvref_t<X>::value_type; } &&
-                  std::is_base_of_v<task_ref, std::remove_cvref_t<X>>) {
+    if constexpr (task_handle<X>) {
         return std::remove_cvref_t<X>(x);  // another handle to the same task
     } else {
         return aio::create_task(std::forward<X>(x));
@@ -135,7 +142,7 @@ auto bases_of(const std::vector<task<T>>& tasks) {
 /// cancellation point: cancelling the caller cancels every task not yet done, waits for them
 /// to finish, and raises cancelled_error. A task<void> contributes aio::nothing.
 template <class... Xs>
-    requires(sizeof...(Xs) > 0 && (!std::is_same_v<std::remove_cvref_t<Xs>, return_exceptions_t> && ...))
+    requires(sizeof...(Xs) > 0 && (detail::gatherable<Xs> && ...))
 auto gather(Xs&&... xs) {
     auto tasks = std::make_tuple(detail::to_task(std::forward<Xs>(xs))...);
     auto bases = detail::bases_of(tasks);
@@ -150,7 +157,7 @@ auto gather(Xs&&... xs) {
 /// gather(return_exceptions, ...): waits for every task and returns a tuple of outcome<T>, so
 /// failures are returned rather than raised. Same cancellation contract as gather.
 template <class... Xs>
-    requires(sizeof...(Xs) > 0)
+    requires(sizeof...(Xs) > 0 && (detail::gatherable<Xs> && ...))
 auto gather(return_exceptions_t, Xs&&... xs) {
     auto tasks = std::make_tuple(detail::to_task(std::forward<Xs>(xs))...);
     auto bases = detail::bases_of(tasks);

@@ -79,7 +79,8 @@ auto wait_for(Fn&& fn, duration d) {
 /// Iterates over tasks in the order they finish (asyncio.as_completed):
 ///     for (auto t : aio::as_completed(tasks)) { use(t.get()); }
 /// Each step of the iteration is a yield point and a cancellation point; when `timeout`
-/// passes before every task is done, the step raises timeout_error (the tasks keep running).
+/// passes before every task is done, the step raises timeout_error, and so does every step
+/// after it (the tasks keep running).
 template <class T>
 class as_completed {
 public:
@@ -102,8 +103,9 @@ public:
         if (remaining() == 0) {
             throw invalid_state_error("as_completed::next: every task was already returned");
         }
-        std::ptrdiff_t i = detail::wait_any(bases_, taken_, deadline_);
+        std::ptrdiff_t i = timed_out_ ? -1 : detail::wait_any(bases_, taken_, deadline_);
         if (i < 0) {
+            timed_out_ = true;  // as asyncio: once timed out, every further step times out
             throw timeout_error("aio::as_completed: timed out after " + format_duration(timeout_) +
                                 " with " + std::to_string(remaining()) + " task(s) not done");
         }
@@ -133,6 +135,7 @@ private:
     std::vector<detail::task_base*> bases_;
     std::vector<bool> taken_;
     std::size_t yielded_ = 0;
+    bool timed_out_ = false;
     time_point deadline_;
     duration timeout_;
 };
