@@ -144,7 +144,9 @@ auto bases_of(const std::vector<task<T>>& tasks) {
 template <class... Xs>
     requires(sizeof...(Xs) > 0 && (detail::gatherable<Xs> && ...))
 auto gather(Xs&&... xs) {
-    auto tasks = std::make_tuple(detail::to_task(std::forward<Xs>(xs))...);
+    // Braced initialization: tasks are created left to right, in argument order.
+    auto tasks = std::tuple<decltype(detail::to_task(std::forward<Xs>(xs)))...>{
+        detail::to_task(std::forward<Xs>(xs))...};
     auto bases = detail::bases_of(tasks);
     std::ptrdiff_t failed = detail::gather_wait(bases, false);
     if (failed >= 0) {
@@ -159,7 +161,9 @@ auto gather(Xs&&... xs) {
 template <class... Xs>
     requires(sizeof...(Xs) > 0 && (detail::gatherable<Xs> && ...))
 auto gather(return_exceptions_t, Xs&&... xs) {
-    auto tasks = std::make_tuple(detail::to_task(std::forward<Xs>(xs))...);
+    // Braced initialization: tasks are created left to right, in argument order.
+    auto tasks = std::tuple<decltype(detail::to_task(std::forward<Xs>(xs)))...>{
+        detail::to_task(std::forward<Xs>(xs))...};
     auto bases = detail::bases_of(tasks);
     detail::gather_wait(bases, true);
     return std::apply([](auto&... t) { return std::make_tuple(detail::gathered_outcome(t)...); },

@@ -155,8 +155,7 @@ void apply_options(task_base* t, task_options&& opts) noexcept;
 /// handle of a task that nobody awaited (get/result/exception) nor detached is reported by
 /// debug mode as never-awaited; the task itself keeps running either way.
 template <class T>
-class [[nodiscard("a task handle dropped without get() or detach() is a never-awaited task")]] task
-    : public task_ref {
+class task : public task_ref {
     static_assert(!std::is_reference_v<T>,
                   "a task cannot return a reference; return a value, a pointer or std::ref");
 
@@ -267,6 +266,7 @@ task_base* make_task(Fn&& fn, Args&&... args) {
 /// Throws usage_error outside a running loop.
 template <class Fn, class... Args>
     requires(!std::same_as<std::remove_cvref_t<Fn>, task_options>)
+[[nodiscard("a task handle dropped without get() or detach() is a never-awaited task")]]
 AIO_ALWAYS_INLINE auto create_task(Fn&& fn, Args&&... args)
     -> task<detail::task_result_t<Fn, Args...>> {
     static_assert(std::is_invocable_v<std::decay_t<Fn>, std::decay_t<Args>...>,
@@ -280,6 +280,7 @@ AIO_ALWAYS_INLINE auto create_task(Fn&& fn, Args&&... args)
 /// create_task with a name, a stack size, and the creation site captured where `opts` was
 /// built. Same contract as above.
 template <class Fn, class... Args>
+[[nodiscard("a task handle dropped without get() or detach() is a never-awaited task")]]
 AIO_ALWAYS_INLINE auto create_task(task_options opts, Fn&& fn, Args&&... args)
     -> task<detail::task_result_t<Fn, Args...>> {
     static_assert(std::is_invocable_v<std::decay_t<Fn>, std::decay_t<Args>...>,

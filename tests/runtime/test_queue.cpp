@@ -1,0 +1,174 @@
+#include "support.hpp"
+
+#include <catch2/catch.hpp>
+
+#include <string>
+#include <vector>
+
+using namespace std::chrono_literals;
+using aio::test::run_test;
+
+TEST_CASE("queue hands items over in FIFO order", "[queue]") {
+    run_test([] {
+        aio::queue<int> q;
+        auto consumer = aio::create_task([&] {
+            std::vector<int> got;
+            for (int i = 0; i < 3; ++i) {
+                got.push_back(q.get());
+            }
+            return got;
+        });
+        aio::sleep(1ms);
+        q.put(1);
+        q.put(2);
+        q.put_nowait(3);
+        CHECK(consumer.get() == std::vector<int>{1, 2, 3});
+        CHECK(q.empty());
+    });
+}
+
+TEST_CASE("a bounded queue suspends put while full", "[queue]") {
+    run_test([] {
+        aio::queue<int> q(2);
+        q.put(1);
+        q.put(2);
+        CHECK(q.full());
+        CHECK_THROWS_AS(q.put_nowait(3), aio::queue_full);
+        auto producer = aio::create_task([&] { q.put(3); });
+        aio::sleep(1ms);
+        CHECK_FALSE(producer.done());
+        CHECK(q.get() == 1);
+        producer.get();
+        CHECK(q.get_nowait() == 2);
+        CHECK(q.get_nowait() == 3);
+        CHECK_THROWS_AS(q.get_nowait(), aio::queue_empty);
+    });
+}
+
+TEST_CASE("a cancelled get takes nothing and a cancelled put leaves nothing", "[queue][cancel]") {
+    run_test([] {
+        aio::queue<int> q(1);
+        auto getter = aio::create_task([&] { return q.get(); });
+        aio::sleep(0s);
+        getter.cancel();
+        CHECK_THROWS_AS(getter.get(), aio::cancelled_error);
+        q.put(1);
+        auto putter = aio::create_task([&] { q.put(2); });
+        aio::sleep(0s);
+        putter.cancel();
+        CHECK_THROWS_AS(putter.get(), aio::cancelled_error);
+        CHECK(q.qsize() == 1);
+        CHECK(q.get() == 1);
+        CHECK(q.empty());
+    });
+}
+
+TEST_CASE("an item handed to a getter survives a cancel that comes after", "[queue][cancel]") {
+    run_test([] {
+        aio::queue<std::string> q;
+        std::vector<std::string> got;
+        auto getter = aio::create_task([&] {
+            got.push_back(q.get());
+            aio::sleep(1h);  // the next yield point raises the cancellation
+        });
+        aio::sleep(0s);
+        q.put("precious");  // handed over, getter not yet resumed
+        getter.cancel();
+        CHECK_THROWS_AS(getter.get(), aio::cancelled_error);
+        CHECK(got == std::vector<std::string>{"precious"});
+    });
+}
+
+TEST_CASE("join waits until every item is marked done", "[queue]") {
+    run_test([] {
+        aio::queue<int> q;
+        int processed = 0;
+        auto worker = aio::create_task([&] {
+            for (;;) {
+                q.get();
+                aio::sleep(1ms);
+                ++processed;
+                q.task_done();
+            }
+        });
+        for (int i = 0; i < 5; ++i) {
+            q.put(i);
+        }
+        q.join();
+        CHECK(processed == 5);
+        worker.cancel();
+        CHECK_THROWS_AS(worker.get(), aio::cancelled_error);
+        CHECK_THROWS_AS(q.task_done(), aio::value_error);
+    });
+}
+
+TEST_CASE("shutdown stops puts and drains gets", "[queue]") {
+    run_test([] {
+        aio::queue<int> q;
+        auto blocked = aio::create_task([&] { return q.get(); });
+        aio::sleep(0s);
+        q.shutdown();
+        CHECK_THROWS_AS(blocked.get(), aio::queue_shut_down);
+        CHECK_THROWS_AS(q.put(1), aio::queue_shut_down);
+
+        aio::queue<int> r;
+        r.put(1);
+        r.put(2);
+        r.shutdown();
+        CHECK(r.get() == 1);  // items left can still be taken
+        CHECK(r.get() == 2);
+        CHECK_THROWS_AS(r.get(), aio::queue_shut_down);
+
+        aio::queue<int> s(1);
+        s.put(1);
+        auto putter = aio::create_task([&] { s.put(2); });
+        aio::sleep(0s);
+        s.shutdown(true);
+        CHECK_THROWS_AS(putter.get(), aio::queue_shut_down);
+        CHECK(s.empty());
+        s.join();  // immediate shutdown counts dropped items as done
+    });
+}
+
+TEST_CASE("priority_queue returns the smallest first", "[queue]") {
+    run_test([] {
+        aio::priority_queue<int> q;
+        for (int v : {5, 1, 4, 2, 3}) {
+            q.put(v);
+        }
+        std::vector<int> got;
+        while (!q.empty()) {
+            got.push_back(q.get());
+        }
+        CHECK(got == std::vector<int>{1, 2, 3, 4, 5});
+    });
+}
+
+TEST_CASE("lifo_queue returns the newest first", "[queue]") {
+    run_test([] {
+        aio::lifo_queue<int> q;
+        for (int v : {1, 2, 3}) {
+            q.put(v);
+        }
+        CHECK(q.get() == 3);
+        CHECK(q.get() == 2);
+        CHECK(q.get() == 1);
+    });
+}
+
+TEST_CASE("waiting getters are served in FIFO order", "[queue]") {
+    run_test([] {
+        aio::queue<int> q;
+        std::vector<int> who;
+        std::vector<aio::task<void>> ts;
+        for (int i = 0; i < 3; ++i) {
+            ts.push_back(aio::create_task([&, i] { q.get(); who.push_back(i); }));
+        }
+        aio::sleep(0s);
+        for (int i = 0; i < 3; ++i) {
+            q.put(i);
+        }
+        aio::gather(ts);
+        CHECK(who == std::vector<int>{0, 1, 2});
+    });
+}
