@@ -239,7 +239,15 @@ void loop_core::run_once() {
             duration d = timeout_ms < 0 ? duration(-1) : std::chrono::milliseconds(timeout_ms);
             each_instrument([&](instrument& i) { i.before_io_wait(d); });
         }
-        poller_.wait(timeout_ms);
+        if (virtual_time_ && timeout_ms != 0) {
+            // Something outside the loop (an executor job, I/O) is outstanding: virtual time
+            // runs at the speed of real time until it is done.
+            auto before = clock::now();
+            poller_.wait(timeout_ms);
+            virtual_now_ += clock::now() - before;
+        } else {
+            poller_.wait(timeout_ms);
+        }
         if (AIO_UNLIKELY(instrumented_)) {
             each_instrument([](instrument& i) { i.after_io_wait(); });
         }

@@ -9,6 +9,7 @@
 #include <csignal>
 #include <cstdlib>
 #include <cstring>
+#include <mutex>
 
 #include <unistd.h>
 
@@ -18,7 +19,6 @@ namespace {
 
 struct sigaction previous_segv {};
 struct sigaction previous_bus {};
-std::atomic<bool> handler_installed{false};
 constexpr std::size_t alt_stack_size = 64 * 1024;
 
 void put(const char* s) noexcept {
@@ -111,9 +111,12 @@ void install_overflow_handler() noexcept {
     return;
 #else
     install_alt_stack();
-    bool expected = false;
-    if (!handler_installed.compare_exchange_strong(expected, true)) {
-        return;
+    static std::mutex mutex;
+    std::lock_guard<std::mutex> lock(mutex);
+    struct sigaction current {};
+    ::sigaction(SIGSEGV, nullptr, &current);
+    if ((current.sa_flags & SA_SIGINFO) != 0 && current.sa_sigaction == &on_fault) {
+        return;  // ours already (installed by an earlier loop)
     }
     struct sigaction sa {};
     sa.sa_sigaction = &on_fault;

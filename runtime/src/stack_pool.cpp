@@ -36,6 +36,8 @@ fiber_stack* place_descriptor(char* region_end, char* bottom) noexcept {
 
 }  // namespace
 
+std::size_t stack_pool_guarded_budget() noexcept { return stack_pool::guarded_budget(); }
+
 std::size_t stack_pool::page_size() noexcept {
     static const std::size_t p = static_cast<std::size_t>(::sysconf(_SC_PAGESIZE));
     return p;

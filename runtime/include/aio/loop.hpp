@@ -159,6 +159,9 @@ loop& get_running_loop();
 
 namespace detail {
 
+/// How many guard-paged fiber stacks the process may hold at once (the rest use canaries).
+std::size_t stack_pool_guarded_budget() noexcept;
+
 /// Drives one aio::run: builds the loop, runs `main` to completion, then closes the loop
 /// (cancel what is left and wait for it, shut the executor down). Private to run().
 class runner {

@@ -1,0 +1,135 @@
+#include "support.hpp"
+
+#include <catch2/catch.hpp>
+
+#include <atomic>
+#include <stdexcept>
+#include <thread>
+
+using namespace std::chrono_literals;
+using aio::test::run_test;
+
+TEST_CASE("to_thread runs the function on another thread and returns its value", "[executor]") {
+    run_test([] {
+        auto loop_thread = std::this_thread::get_id();
+        auto [v, tid] = aio::to_thread([](int x) { return std::make_pair(x * 2, std::this_thread::get_id()); }, 21);
+        CHECK(v == 42);
+        CHECK(tid != loop_thread);
+    });
+}
+
+TEST_CASE("the loop keeps running while a thread works", "[executor]") {
+    run_test(
+        [] {
+            int ticks = 0;
+            auto ticker = aio::create_task([&] {
+                for (;;) {
+                    aio::sleep(1ms);
+                    ++ticks;
+                }
+            });
+            aio::to_thread([] { std::this_thread::sleep_for(30ms); });
+            CHECK(ticks >= 5);
+            ticker.cancel();
+            CHECK_THROWS_AS(ticker.get(), aio::cancelled_error);
+        },
+        {.virtual_time = false});
+}
+
+TEST_CASE("an exception in the thread reaches the caller", "[executor]") {
+    run_test([] {
+        CHECK_THROWS_WITH(aio::to_thread([]() -> int { throw std::runtime_error("in thread"); }), "in thread");
+    });
+}
+
+TEST_CASE("cancelling the caller does not stop a running thread", "[executor][cancel]") {
+    std::atomic<bool> finished{false};
+    run_test([&] {
+        std::atomic<bool> started{false};
+        auto t = aio::create_task([&] {
+            aio::to_thread([&] {
+                started = true;
+                std::this_thread::sleep_for(20ms);
+                finished = true;
+            });
+        });
+        while (!started) {
+            aio::sleep(1ms);
+        }
+        t.cancel();
+        CHECK_THROWS_AS(t.get(), aio::cancelled_error);  // at once
+        CHECK_FALSE(finished);
+    });
+    CHECK(finished);  // the loop's close waited for the default executor
+}
+
+TEST_CASE("a custom executor bounds the number of threads", "[executor]") {
+    run_test([] {
+        aio::thread_pool_executor pool(2, "two");
+        std::atomic<int> inside{0};
+        std::atomic<int> peak{0};
+        std::vector<aio::task<void>> ts;
+        for (int i = 0; i < 6; ++i) {
+            ts.push_back(aio::create_task([&] {
+                aio::run_in_executor(&pool, [&] {
+                    int now = ++inside;
+                    int p = peak;
+                    while (now > p && !peak.compare_exchange_weak(p, now)) {
+                    }
+                    std::this_thread::sleep_for(5ms);
+                    --inside;
+                });
+            }));
+        }
+        aio::gather(ts);
+        CHECK(peak == 2);
+        CHECK(pool.threads() == 2);
+        CHECK(pool.max_workers() == 2);
+        pool.shutdown();
+        CHECK_THROWS_AS(pool.submit([] {}), aio::usage_error);
+    });
+}
+
+TEST_CASE("a job still queued is dropped when its caller is cancelled", "[executor][cancel]") {
+    run_test([] {
+        aio::thread_pool_executor pool(1, "one");
+        std::atomic<bool> release{false};
+        std::atomic<bool> second_ran{false};
+        auto first = aio::create_task([&] {
+            aio::run_in_executor(&pool, [&] {
+                while (!release) {
+                    std::this_thread::sleep_for(1ms);
+                }
+            });
+        });
+        aio::sleep(1ms);
+        auto second = aio::create_task([&] { aio::run_in_executor(&pool, [&] { second_ran = true; }); });
+        aio::sleep(1ms);
+        second.cancel();
+        CHECK_THROWS_AS(second.get(), aio::cancelled_error);
+        release = true;
+        first.get();
+        pool.shutdown();
+        CHECK_FALSE(second_ran);
+    });
+}
+
+TEST_CASE("the default executor follows asyncio's size rule", "[executor]") {
+    auto cores = std::max(1u, std::thread::hardware_concurrency());
+    CHECK(aio::thread_pool_executor::default_max_workers() == std::min<std::size_t>(32, cores + 4));
+}
+
+TEST_CASE("an executor is registered as a resource until shut down", "[executor][resource]") {
+    run_test([] {
+        auto before = aio::open_resources().size();
+        {
+            aio::thread_pool_executor pool(1, "mine");
+            auto open = aio::open_resources();
+            REQUIRE(open.size() == before + 1);
+            CHECK(open.back().kind == "executor");
+            CHECK(open.back().name == "mine");
+            pool.shutdown();
+            CHECK(aio::open_resources().size() == before);
+        }
+    });
+}

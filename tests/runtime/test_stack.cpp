@@ -1,0 +1,113 @@
+#include "child.hpp"
+#include "support.hpp"
+
+#include <catch2/catch.hpp>
+
+#include <csignal>
+#include <vector>
+
+using namespace std::chrono_literals;
+using aio::test::run_in_child;
+
+namespace {
+
+// Uses about 1 KiB of stack per level; the volatile writes keep the frames real.
+int recurse(int depth) {
+    volatile char frame[1024];
+    frame[0] = static_cast<char>(depth);
+    frame[sizeof frame - 1] = static_cast<char>(depth);
+    if (depth == 0) {
+        return frame[0];
+    }
+    return recurse(depth - 1) + frame[sizeof frame - 1];
+}
+
+aio::run_options quiet() {
+    aio::run_options o;
+    o.handle_signals = false;
+    return o;
+}
+
+}  // namespace
+
+#if !defined(__SANITIZE_ADDRESS__)  // AddressSanitizer reports overflows itself
+
+TEST_CASE("a stack overflow names the task and its stack size", "[stack][death]") {
+    auto r = run_in_child([] {
+        aio::run(
+            [] {
+                auto t = aio::create_task(aio::task_options{.name = "deep", .stack_size = 64 * 1024},
+                                          [] { return recurse(1000); });
+                t.get();
+            },
+            quiet());
+    });
+    CHECK(r.signaled);
+    CHECK(r.signal == SIGABRT);
+    CHECK_THAT(r.err, Catch::Contains("stack overflow in task 'deep'"));
+    CHECK_THAT(r.err, Catch::Contains("64 KiB"));
+    CHECK_THAT(r.err, Catch::Contains("test_stack.cpp"));
+}
+
+TEST_CASE("past the guard-page budget, a canary catches the overflow", "[stack][death]") {
+    auto r = run_in_child([] {
+        aio::run(
+            [] {
+                aio::event never;
+                std::vector<aio::task<void>> idle;
+                const std::size_t n = aio::detail::stack_pool_guarded_budget() + 100;
+                for (std::size_t i = 0; i < n; ++i) {
+                    idle.push_back(aio::create_task([&] { never.wait(); }));
+                }
+                aio::sleep(0s);  // let them all start and take a stack
+                auto t = aio::create_task(aio::task_options{.name = "deep-canary", .stack_size = 64 * 1024},
+                                          [] {
+                                              recurse(100);
+                                              aio::sleep(0s);
+                                          });
+                t.get();
+            },
+            quiet());
+    });
+    CHECK(r.signaled);
+    CHECK(r.signal == SIGABRT);
+    CHECK_THAT(r.err, Catch::Contains("stack overflow in task 'deep-canary'"));
+}
+
+#endif
+
+TEST_CASE("a task's stack can be larger than the default", "[stack]") {
+    aio::test::run_test([] {
+        auto t = aio::create_task(aio::task_options{.name = "big", .stack_size = 4 * 1024 * 1024}, [] { return recurse(2000); });
+        CHECK(t.get() >= 0);
+        CHECK(t.stack_size() == 4 * 1024 * 1024);
+    });
+}
+
+TEST_CASE("the default stack size can be set for a loop", "[stack]") {
+    aio::run_options o;
+    o.handle_signals = false;
+    o.stack_size = 256 * 1024;
+    aio::run(
+        [] {
+            auto t = aio::create_task([] {});
+            CHECK(t.stack_size() == 256 * 1024);
+            t.get();
+        },
+        o);
+    CHECK(aio::default_stack_size() >= 128 * 1024);
+}
+
+TEST_CASE("many tasks alive at once each get a stack", "[stack]") {
+    aio::test::run_test([] {
+        aio::event go;
+        std::vector<aio::task<int>> ts;
+        for (int i = 0; i < 20000; ++i) {
+            ts.push_back(aio::create_task([&go, i] { go.wait(); return i; }));
+        }
+        aio::sleep(0s);
+        go.set();
+        auto values = aio::gather(ts);
+        CHECK(values.back() == 19999);
+    });
+}
