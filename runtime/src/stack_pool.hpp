@@ -1,19 +1,22 @@
 // Fiber stacks: allocation, guard pages or canaries, reuse.
 //
-// Two kinds of stack, because Linux limits the number of memory mappings per process
-// (vm.max_map_count, 65530 by default) and a guard page costs two mappings per stack:
+// Stacks are carved out of slabs: one mmap reserves 64 stacks, handed out one by one as
+// needed. Linux limits the number of memory mappings per process (vm.max_map_count, 65530 by
+// default) and a guard page splits a mapping, costing two mappings per stack, so:
 //
-//   guarded  [ guard page | stack ............ | descriptor ]   one mmap each
-//            An overflow hits the guard page: SIGSEGV, caught on an alternate stack and
-//            reported with the task's name (overflow.cpp).
-//   canary   [ canary | stack ..... | descriptor ][ canary | stack ... ] ... one mmap per slab
-//            Used once the guarded budget is spent (about 16k live stacks). The canary words
-//            at the bottom are checked at every switch back to the loop and in the SIGSEGV
-//            handler, so an overflow is reported naming the task, though it may already have
-//            corrupted the neighbouring stack's top (documented in docs/design.md).
+//   guarded slab  [ guard | stack ... | descriptor ][ guard | stack ... | descriptor ] ...
+//                 while the process holds fewer than guarded_budget() guarded stacks. An
+//                 overflow hits the guard page: SIGSEGV, caught on an alternate stack and
+//                 reported with the task's name (overflow.cpp).
+//   canary slab   [ canary | stack ... | descriptor ][ canary | stack ... ] ...
+//                 past the budget. The canary words are checked at every switch back to the
+//                 loop and in the SIGSEGV handler, so an overflow is still reported naming
+//                 the task, though it may already have corrupted the neighbouring stack's top.
 //
-// Memory is reserved, not committed: a task costs the pages it touches (usually one).
-// Released stacks go to a LIFO free list so the next task reuses warm pages.
+// Memory is reserved, not committed: a task costs the pages it touches (usually one). A
+// released stack goes to a LIFO free list so the next task reuses warm pages; stacks are
+// never unmapped one by one (munmap and first touches of fresh pages are what make spawning
+// slow on a VM), only whole slabs when the pool is destroyed with its loop.
 #pragma once
 
 #include <cstddef>
@@ -26,25 +29,30 @@ namespace aio::detail {
 struct fiber_stack {
     char* bottom;           // lowest usable byte (just above the guard page or canary)
     std::size_t size;       // usable bytes, from bottom up to this descriptor
-    char* mapping;          // start of the mmap (guarded stacks) or nullptr (slab stacks)
-    std::size_t mapping_size;
+    char* region;           // start of this stack's region in its slab (guard page if guarded)
     fiber_stack* next_free;
     bool guarded;
     std::size_t class_size; // the size class it was allocated for
 
-    static constexpr std::uint64_t canary_value = 0xA10CA1A2DEADF00DULL;
-    static constexpr std::size_t canary_words = 4;
-    [[nodiscard]] std::uint64_t* canary() const noexcept {
-        return reinterpret_cast<std::uint64_t*>(bottom) - canary_words;
+    // The canary of a canary stack is its lowest bytes, below the usable stack, left as the
+    // kernel gave them: zero. Nothing writes there unless the stack overflowed. They are never
+    // written by us, so checking them maps the shared zero page and costs no memory.
+    static constexpr std::size_t canary_words = 8;
+    [[nodiscard]] const volatile std::uint64_t* canary() const noexcept {
+        return reinterpret_cast<const volatile std::uint64_t*>(bottom) - canary_words;
     }
+    /// False if the stack overflowed into its canary. Guarded stacks have a guard page
+    /// instead and always answer true.
     [[nodiscard]] bool canary_intact() const noexcept {
-        const std::uint64_t* c = canary();
-        for (std::size_t i = 0; i < canary_words; ++i) {
-            if (c[i] != canary_value) {
-                return false;
-            }
+        if (guarded) {
+            return true;
         }
-        return true;
+        const volatile std::uint64_t* c = canary();
+        std::uint64_t any = 0;
+        for (std::size_t i = 0; i < canary_words; ++i) {
+            any |= c[i];
+        }
+        return any == 0;
     }
     /// True if `addr` lies in this stack's guard page or canary zone.
     [[nodiscard]] bool in_guard(const void* addr) const noexcept;
@@ -71,19 +79,25 @@ public:
     static std::size_t guarded_budget() noexcept;
 
 private:
+    struct slab {
+        char* base;
+        std::size_t stack_size;  // bytes per stack region
+        std::size_t used;        // regions handed out so far
+        bool guarded;
+    };
     struct size_class {
         std::size_t size;
         fiber_stack* free = nullptr;
-        std::size_t free_count = 0;
+        slab* current = nullptr;  // the slab new stacks are carved from
     };
     size_class& class_for(std::size_t size);
-    fiber_stack* map_guarded(std::size_t size);
-    fiber_stack* map_from_slab(std::size_t size);
-    void unmap(fiber_stack* s) noexcept;
+    slab* new_slab(std::size_t size);
+    fiber_stack* carve(slab& s);
 
     std::vector<size_class> classes_;
-    std::vector<std::pair<char*, std::size_t>> slabs_;
+    std::vector<slab*> slabs_;
     std::size_t in_use_ = 0;
+    std::size_t guarded_held_ = 0;
 };
 
 }  // namespace aio::detail
