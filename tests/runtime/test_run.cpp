@@ -1,3 +1,4 @@
+#include "child.hpp"
 #include "support.hpp"
 
 #include <catch2/catch.hpp>
@@ -125,4 +126,24 @@ TEST_CASE("virtual time reports a deadlock instead of hanging", "[run][time]") {
                           },
                           quiet()),
                       Catch::Contains("deadlock"));
+}
+
+TEST_CASE("a second SIGINT ends the program at once", "[run][signal]") {
+    auto r = aio::test::run_in_child([] {
+        aio::run_options o;
+        o.handle_signals = true;
+        aio::run(
+            [] {
+                try {
+                    std::raise(SIGINT);
+                    aio::sleep(10s);
+                } catch (const aio::cancelled_error&) {
+                    std::raise(SIGINT);  // impatient user: Ctrl-C again during cleanup
+                    aio::sleep(10s);
+                }
+            },
+            o);
+    });
+    CHECK(r.signaled);
+    CHECK(r.signal == SIGINT);
 }

@@ -1,0 +1,135 @@
+// Runtime micro-benchmarks (Google Benchmark). Figures and the commands that reproduce them
+// are in docs/performance.md; tools/bench/runtime runs these next to asyncio and uvloop.
+#include <aio/aio.hpp>
+
+#include <benchmark/benchmark.h>
+
+#include <vector>
+
+namespace {
+
+aio::run_options bench_options() {
+    aio::run_options o;
+    o.handle_signals = false;
+    return o;
+}
+
+// task -> loop -> same task: one sleep(0).
+void yield_round_trip(benchmark::State& state) {
+    aio::run(
+        [&] {
+            for (auto _ : state) {
+                aio::yield();
+            }
+        },
+        bench_options());
+    state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(yield_round_trip);
+
+// Two tasks taking turns: the switch cost with a real partner on the ready queue.
+void ping_pong(benchmark::State& state) {
+    aio::run(
+        [&] {
+            bool stop = false;
+            auto partner = aio::create_task([&] {
+                while (!stop) {
+                    aio::yield();
+                }
+            });
+            for (auto _ : state) {
+                aio::yield();
+            }
+            stop = true;
+            partner.get();
+        },
+        bench_options());
+    state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(ping_pong);
+
+// Spawn an empty task and join it, one at a time (stacks are reused).
+void spawn_join_sequential(benchmark::State& state) {
+    aio::run(
+        [&] {
+            for (auto _ : state) {
+                auto t = aio::create_task([] {});
+                t.get();
+            }
+        },
+        bench_options());
+    state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(spawn_join_sequential);
+
+// Spawn N tasks that are all alive at once, then join them all; time per task.
+void spawn_all_alive(benchmark::State& state) {
+    const auto n = static_cast<std::size_t>(state.range(0));
+    aio::run(
+        [&] {
+            std::vector<aio::task<void>> tasks;
+            tasks.reserve(n);
+            for (auto _ : state) {
+                for (std::size_t i = 0; i < n; ++i) {
+                    tasks.push_back(aio::create_task([] {}));
+                }
+                for (auto& t : tasks) {
+                    t.get();
+                }
+                tasks.clear();
+            }
+        },
+        bench_options());
+    state.SetItemsProcessed(state.iterations() * static_cast<std::int64_t>(n));
+}
+BENCHMARK(spawn_all_alive)->Arg(100000)->Unit(benchmark::kMillisecond);
+
+// N tasks each blocked on one event, then released: per-task cost with a real stack each.
+void spawn_all_blocked(benchmark::State& state) {
+    const auto n = static_cast<std::size_t>(state.range(0));
+    aio::run(
+        [&] {
+            std::vector<aio::task<void>> tasks;
+            tasks.reserve(n);
+            for (auto _ : state) {
+                aio::event go;
+                for (std::size_t i = 0; i < n; ++i) {
+                    tasks.push_back(aio::create_task([&go] { go.wait(); }));
+                }
+                aio::yield();
+                go.set();
+                for (auto& t : tasks) {
+                    t.get();
+                }
+                tasks.clear();
+            }
+        },
+        bench_options());
+    state.SetItemsProcessed(state.iterations() * static_cast<std::int64_t>(n));
+}
+BENCHMARK(spawn_all_blocked)->Arg(10000)->Unit(benchmark::kMillisecond);
+
+// A timer-heavy workload: 1000 tasks each sleeping 0 ms ten times.
+void sleep_heavy(benchmark::State& state) {
+    aio::run(
+        [&] {
+            for (auto _ : state) {
+                std::vector<aio::task<void>> tasks;
+                for (int i = 0; i < 1000; ++i) {
+                    tasks.push_back(aio::create_task([] {
+                        for (int k = 0; k < 10; ++k) {
+                            aio::sleep(std::chrono::microseconds(1));
+                        }
+                    }));
+                }
+                aio::gather(tasks);
+            }
+        },
+        bench_options());
+    state.SetItemsProcessed(state.iterations() * 10000);
+}
+BENCHMARK(sleep_heavy)->Unit(benchmark::kMillisecond);
+
+}  // namespace
+
+BENCHMARK_MAIN();
