@@ -434,7 +434,8 @@ timer_handle loop::call_soon(std::function<void()> fn) {
 }
 
 timer_handle loop::call_later(duration delay, std::function<void()> fn) {
-    time_point when = core_->now() + delay;
+    time_point now = core_->now();
+    time_point when = delay > time_point::max() - now ? time_point::max() : now + delay;
     return core_->schedule_callback(std::move(fn), &when);
 }
 

@@ -1,6 +1,7 @@
 #include "loop_core.hpp"
 
 #include <aio/sleep.hpp>
+#include <aio/timeout.hpp>
 
 namespace aio {
 
@@ -31,7 +32,9 @@ void sleep_until(time_point when) {
     s.timer.deadline = when;
     s.timer.fire = &wake_sleeper;
     s.timer.owner = &s.w;
-    l.add_timer(s.timer);
+    if (when != time_point::max()) {  // sleep(no_timeout): until cancelled
+        l.add_timer(s.timer);
+    }
     try {
         detail::park(me);
     } catch (...) {
@@ -45,8 +48,8 @@ void sleep(duration d) {
         yield();
         return;
     }
-    detail::task_base& me = detail::require_task("aio::sleep()");
-    sleep_until(me.loop_->now() + d);
+    detail::require_task("aio::sleep()");
+    sleep_until(detail::deadline_after(d));
 }
 
 void yield() { detail::yield_now(detail::require_task("aio::yield()")); }

@@ -130,11 +130,13 @@ void condition::wait() {
     }
     lock_->release();
     std::exception_ptr cancelled;
+    bool notified = false;
     {
         waiter w{&me};
         waiter_guard guard(waiters_, w);
         try {
             detail::park(me);
+            notified = true;
         } catch (const cancelled_error&) {
             cancelled = std::current_exception();
         }
@@ -150,6 +152,13 @@ void condition::wait() {
         }
     }
     if (cancelled) {
+        if (notified) {
+            // We were woken and then cancelled while taking the lock back: the notification
+            // goes to the next waiter rather than being lost (as asyncio 3.13 does).
+            if (waiter* next = waiters_.pop_front()) {
+                detail::notify(*next);
+            }
+        }
         std::rethrow_exception(cancelled);
     }
 }
@@ -183,13 +192,20 @@ std::size_t barrier::wait() {
     if (broken_) {
         throw broken_barrier_error("aio::barrier is broken (aborted)");
     }
-    std::size_t index = count_++;
-    if (count_ == parties_) {
+    if (count_ + 1 == parties_) {
+        // The last arrival trips the barrier: the waiters, in arrival order, get 0..n-2.
+        std::size_t i = 0;
+        while (waiter* w = waiters_.pop_front()) {
+            *static_cast<std::size_t*>(w->data) = i++;
+            detail::notify(*w, 1);
+        }
         count_ = 0;
-        release_all(1);
-        return index;
+        return i;
     }
+    ++count_;
+    std::size_t index = 0;
     waiter w{&me};
+    w.data = &index;
     waiter_guard guard(waiters_, w);
     try {
         detail::park(me);
@@ -209,6 +225,7 @@ void barrier::release_all(int status) noexcept {
         detail::notify(*w, status);
     }
 }
+
 
 void barrier::reset() noexcept {
     count_ = 0;

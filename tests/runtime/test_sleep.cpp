@@ -115,3 +115,13 @@ TEST_CASE("a cancelled sleep leaves no timer behind", "[sleep][cancel]") {
         CHECK(since_start() < 1s);
     });
 }
+
+TEST_CASE("sleep(no_timeout) sleeps until cancelled", "[sleep][cancel]") {
+    run_test([] {
+        auto t = aio::create_task([] { aio::sleep(aio::no_timeout); });
+        aio::sleep(1h);
+        CHECK_FALSE(t.done());
+        t.cancel();
+        CHECK_THROWS_AS(t.get(), aio::cancelled_error);
+    });
+}

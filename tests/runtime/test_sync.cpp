@@ -3,6 +3,7 @@
 #include <catch2/catch.hpp>
 
 #include <string>
+#include <algorithm>
 #include <vector>
 
 using namespace std::chrono_literals;
@@ -278,5 +279,52 @@ TEST_CASE("a cancelled barrier waiter leaves the count", "[barrier][cancel]") {
         t.cancel();
         CHECK_THROWS_AS(t.get(), aio::cancelled_error);
         CHECK(b.n_waiting() == 0);
+    });
+}
+
+TEST_CASE("a notified condition waiter cancelled while re-locking passes the notification on",
+          "[condition][cancel]") {
+    run_test([] {
+        aio::lock l;
+        aio::condition cond(l);
+        bool second_woke = false;
+        auto first = aio::create_task([&] {
+            auto held = l.guard();
+            cond.wait();
+        });
+        auto second = aio::create_task([&] {
+            auto held = l.guard();
+            cond.wait();
+            second_woke = true;
+        });
+        aio::sleep(1ms);
+        l.acquire();
+        cond.notify(1);  // wakes `first`, which must then wait for the lock we hold
+        aio::sleep(0s);
+        first.cancel();  // cancelled while taking the lock back
+        aio::sleep(0s);  // ... and it sees the cancellation before it gets the lock
+        l.release();
+        CHECK_THROWS_AS(first.get(), aio::cancelled_error);
+        second.get();
+        CHECK(second_woke);
+    });
+}
+
+TEST_CASE("barrier indices stay distinct after a waiter is cancelled", "[barrier][cancel]") {
+    run_test([] {
+        aio::barrier b(2);
+        auto a = aio::create_task([&] { return b.wait(); });
+        auto c = aio::create_task([&] { return b.wait(); });
+        aio::sleep(0s);  // a waits; c trips the barrier
+        CHECK(a.get() + c.get() == 1);
+        auto x = aio::create_task([&] { return b.wait(); });
+        aio::sleep(0s);
+        x.cancel();
+        CHECK_THROWS_AS(x.get(), aio::cancelled_error);
+        auto y = aio::create_task([&] { return b.wait(); });
+        auto z = aio::create_task([&] { return b.wait(); });
+        std::vector<std::size_t> got{y.get(), z.get()};
+        std::sort(got.begin(), got.end());
+        CHECK(got == std::vector<std::size_t>{0, 1});
     });
 }

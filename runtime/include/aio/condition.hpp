@@ -45,7 +45,7 @@ public:
     /// Wakes up to `n` waiting tasks. Does not suspend. Throws usage_error if the lock is not
     /// held.
     void notify(std::size_t n = 1);
-    /// Wakes every waiting task.
+    /// Wakes every waiting task. Throws usage_error if the lock is not held.
     void notify_all();
 
 private:

@@ -32,8 +32,9 @@ private:
     std::string message_;
 };
 
-/// A timeout expired (asyncio.TimeoutError). Raised by `timeout`, `timeout_at`, `wait_for`
-/// and `as_completed` when they turn *their own* cancellation into an error.
+/// A timeout expired (asyncio.TimeoutError). Raised by `timeout`, `timeout_at` and `wait_for`
+/// when they turn *their own* cancellation into an error, and by `as_completed` when its
+/// deadline passes.
 class timeout_error : public std::runtime_error {
 public:
     using std::runtime_error::runtime_error;

@@ -139,8 +139,9 @@ auto bases_of(const std::vector<task<T>>& tasks) {
 /// Waits for every task and returns their values as a tuple, in argument order (asyncio
 /// gather). Arguments are task handles, or functions, which are started as tasks. If a task
 /// fails, its exception is raised at once; the others keep running. Yield point and
-/// cancellation point: cancelling the caller cancels every task not yet done, waits for them
-/// to finish, and raises cancelled_error. A task<void> contributes aio::nothing.
+/// cancellation point while some task is pending (it returns at once when all are done or one
+/// has failed): cancelling the caller cancels every task not yet done, waits for them to
+/// finish, and raises cancelled_error. A task<void> contributes aio::nothing.
 template <class... Xs>
     requires(sizeof...(Xs) > 0 && (detail::gatherable<Xs> && ...))
 auto gather(Xs&&... xs) {

@@ -3,9 +3,11 @@
 // See docs/reference/instrument.md.
 //
 // With no instrument installed each event costs the runtime one predictable branch.
-// Every hook runs on the loop thread, on the loop's own stack (never on a fiber stack),
-// except task_spawned and cancel_requested, which run where they are called (possibly in a
-// task). A hook must not throw and must not suspend.
+// Every hook runs on the loop thread. The step, I/O-wait, done and closing hooks run on the
+// loop's own stack; task_spawned, cancel_requested, task_handle_dropped,
+// task_exception_unretrieved, resource_opened and resource_closed run where the event
+// happens, often on a fiber stack: keep them small (capture raw data, symbolize later).
+// A hook must not throw and must not suspend.
 #pragma once
 
 #include <aio/loop.hpp>

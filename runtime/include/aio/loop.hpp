@@ -32,7 +32,9 @@ class thread_pool_executor;
 struct run_options {
     /// Tests: loop time stands still while tasks run and jumps straight to the next timer
     /// when nothing is runnable and nothing is outstanding (no I/O watcher, no executor job),
-    /// so `sleep(1h)` returns at once in real time. Off by default.
+    /// so `sleep(1h)` returns at once in real time; while something is outstanding it runs at
+    /// real speed. When every task waits and nothing can wake them, run() throws usage_error
+    /// ("deadlock") instead of hanging. Off by default.
     bool virtual_time = false;
     /// Default fiber stack size for tasks of this loop, in bytes; 0 means aio's default
     /// (`default_stack_size`). A task can ask for its own with task_options::stack_size.
@@ -44,16 +46,12 @@ struct run_options {
     bool handle_signals = true;
     /// Instruments to install before the main task starts (not owned; must outlive run()).
     std::vector<instrument*> instruments;
-    /// Debug-mode settings, in the syntax of ASYNC_DEBUG. When set, this takes the place of
-    /// the environment variable for this run (used by tests). Empty optional: read the
-    /// environment.
-    std::optional<std::string> debug;
     /// How long closing the loop waits for the default executor's threads to finish.
     duration executor_shutdown_timeout = std::chrono::seconds(300);
 };
 
 /// The default fiber stack size: 128 KiB of address space (memory is committed only for the
-/// pages a task touches). Sanitizer builds use four times as much.
+/// pages a task touches). AddressSanitizer builds use 512 KiB (its frames are larger).
 std::size_t default_stack_size() noexcept;
 
 /// What the loop's exception handler receives (asyncio's "context" dict).
@@ -101,7 +99,7 @@ public:
     /// Loop time: monotonic; under run_options::virtual_time, virtual. Does not suspend.
     [[nodiscard]] time_point time() const noexcept;
 
-    /// Schedules `fn` to run on the loop (not in a task) in the next iteration. FIFO.
+    /// Schedules `fn` to run on the loop (not in a task) in the loop's next ready batch. FIFO.
     /// An exception from `fn` goes to the exception handler. Does not suspend.
     timer_handle call_soon(std::function<void()> fn);
     /// Schedules `fn` to run `delay` from now. Does not suspend.

@@ -11,7 +11,7 @@ namespace aio {
 
 /// Waits for `t` and returns its value or rethrows its exception, like t.get(), except that
 /// cancelling the caller does not cancel `t`: the caller gets cancelled_error at once and
-/// `t` runs on. Yield point and cancellation point (of the caller only).
+/// `t` runs on. Yield point and cancellation point (of the caller only) unless `t` is done.
 template <class T>
 T shield(task<T>& t) {
     t.wait_done();

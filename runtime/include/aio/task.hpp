@@ -65,7 +65,9 @@ public:
 
     /// True once the task has returned, failed or been cancelled.
     [[nodiscard]] bool done() const noexcept;
-    /// True if the task ended by cancellation (a cancelled_error escaped its function).
+    /// True if the task ended by cancellation: a cancelled_error escaped its function, it was
+    /// cancelled before it started, or it returned while a cancellation was still owed (its
+    /// value is then dropped, as asyncio does).
     [[nodiscard]] bool cancelled() const noexcept;
     /// The task's name ("task-<id>" unless one was given).
     [[nodiscard]] std::string name() const;
@@ -89,8 +91,9 @@ public:
     /// exception handler ("Task exception was never retrieved").
     void detach() const noexcept;
 
-    /// Suspends until the task is done, without retrieving its result. Cancellation point:
-    /// cancelling the caller does *not* cancel this task.
+    /// Suspends until the task is done, without retrieving its result (returns at once if it
+    /// is). Cancellation point while it waits: cancelling the caller does *not* cancel this
+    /// task.
     void wait_done() const;
 
     [[nodiscard]] explicit operator bool() const noexcept { return static_cast<bool>(t_); }
@@ -188,7 +191,8 @@ public:
     }
 
     /// Suspends until the task is done and returns its value or rethrows its exception
-    /// (asyncio's `await task`). Cancellation point: cancelling the caller while it waits
+    /// (asyncio's `await task`); returns at once, without suspending, if it is already done.
+    /// Cancellation point while it waits: cancelling the caller while it waits
     /// cancels this task too (as in asyncio) and keeps waiting for it to finish; use
     /// `shield` to prevent that. Throws cancelled_error if the task was cancelled.
     /// A move-only T can be taken once; a second take throws invalid_state_error.
@@ -262,7 +266,7 @@ task_base* make_task(Fn&& fn, Args&&... args) {
 
 /// Creates a task that runs `fn(args...)` on its own fiber and schedules it (asyncio
 /// create_task). `fn` and `args` are copied or moved into the task, as std::thread does; pass
-/// std::ref to share. Does not suspend: the task starts at the next loop iteration.
+/// std::ref to share. Does not suspend: the task starts in the loop's next ready batch.
 /// Throws usage_error outside a running loop.
 template <class Fn, class... Args>
     requires(!std::same_as<std::remove_cvref_t<Fn>, task_options>)

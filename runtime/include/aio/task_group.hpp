@@ -48,7 +48,8 @@ public:
         return t;
     }
 
-    /// Children not finished yet.
+    /// Children not finished yet (a child that just finished counts until its done callback
+    /// has run, in the next loop iteration).
     [[nodiscard]] std::size_t size() const noexcept { return children_.size(); }
 
 private:
@@ -77,9 +78,10 @@ private:
 
 /// Runs `body(group)` in the current task with a new task_group, then waits for every child
 /// (asyncio's `async with TaskGroup() as tg:`). Returns what the body returns.
-/// Raises exception_group if children (or the body, once children had failed) failed;
-/// cancelled_error if the caller was cancelled from outside; the body's own exception
-/// otherwise. Yield point and cancellation point: cancelling the caller cancels the children.
+/// Raises exception_group holding every failure of the children and of the body (a body that
+/// throws is treated like a failed child, as asyncio does); cancelled_error if the caller was
+/// cancelled from outside and nothing failed. Yield point and cancellation point while
+/// children are pending: cancelling the caller cancels the children.
 template <class Body>
 auto with_task_group(Body&& body) {
     using R = std::invoke_result_t<Body, task_group&>;

@@ -39,8 +39,9 @@ std::ptrdiff_t wait_any(std::span<task_base* const> tasks, const std::vector<boo
 
 /// Waits until `when` holds for `tasks`, or `timeout` passes, and returns the tasks split into
 /// done and pending (asyncio.wait). Never raises timeout_error and never retrieves results:
-/// call get() or result() on the done tasks. Yield point and cancellation point (cancelling
-/// the caller does not cancel the tasks). Throws value_error if `tasks` is empty.
+/// call get() or result() on the done tasks. Yield point and cancellation point unless the
+/// condition already holds (cancelling the caller does not cancel the tasks). Throws
+/// value_error if `tasks` is empty.
 template <class T>
 wait_result<T> wait(const std::vector<task<T>>& tasks, return_when when = return_when::all_completed,
                     duration timeout = no_timeout) {

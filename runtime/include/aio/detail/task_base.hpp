@@ -120,7 +120,7 @@ public:
     std::string cancel_message_;
 
     // Observation, for never-awaited / exception-never-retrieved.
-    bool observed_ = false;            // get/result/exception/detach/gather/wait saw it
+    bool observed_ = false;            // get/result/exception/gather/task_group took it over
     bool exception_retrieved_ = false; // its failure reached someone
     bool detached_ = false;
 
