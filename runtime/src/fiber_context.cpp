@@ -4,42 +4,23 @@
 // fastest switch Boost offers and leave stack ownership to us (stack_pool.cpp).
 #include "fiber_context.hpp"
 
+#include <aio/detail/config.hpp>
+
 #include <boost/context/detail/fcontext.hpp>
 
 #include <cxxabi.h>
 
-#if defined(__SANITIZE_ADDRESS__)
-#define AIO_ASAN 1
-#include <sanitizer/common_interface_defs.h>
-#endif
 
 namespace aio::detail {
 
 namespace bctx = boost::context::detail;
 
-namespace {
+// Initial-exec TLS: a plain load, no __tls_get_addr call, on the hottest path we have.
+__attribute__((tls_model("initial-exec"))) thread_local eh_globals* tls_eh = nullptr;
 
-// libsupc++'s per-thread exception globals (unwind-cxx.h). Only these two fields exist on
-// the platforms we build for; we swap them on every switch.
-struct eh_globals {
-    void* caught;
-    unsigned int uncaught;
-};
-
-eh_globals* thread_eh_globals() noexcept {
-    thread_local eh_globals* g = reinterpret_cast<eh_globals*>(abi::__cxa_get_globals());
-    return g;
+eh_globals* load_eh_globals() noexcept {
+    return tls_eh = reinterpret_cast<eh_globals*>(abi::__cxa_get_globals());
 }
-
-inline void swap_eh(context_slot& from, context_slot& to) noexcept {
-    eh_globals* g = thread_eh_globals();
-    from.eh_caught = g->caught;
-    from.eh_uncaught = g->uncaught;
-    g->caught = to.eh_caught;
-    g->uncaught = to.eh_uncaught;
-}
-
-}  // namespace
 
 namespace {
 
@@ -62,18 +43,6 @@ void make_context(context_slot& slot, void* bottom, std::size_t size, entry_fn e
 }
 
 static_assert(sizeof(transfer) == sizeof(bctx::transfer_t));
-
-transfer switch_context(context_slot& from, context_slot& to, void* data) noexcept {
-    swap_eh(from, to);
-#if AIO_ASAN
-    __sanitizer_start_switch_fiber(&from.fake_stack, to.stack_bottom, to.stack_size);
-#endif
-    bctx::transfer_t t = bctx::jump_fcontext(to.ctx, data);
-#if AIO_ASAN
-    __sanitizer_finish_switch_fiber(from.fake_stack, nullptr, nullptr);
-#endif
-    return transfer{t.fctx, t.data};
-}
 
 void exit_context(context_slot& from, context_slot& to, void* data) noexcept {
     swap_eh(from, to);

@@ -20,9 +20,13 @@
 
 namespace aio::detail {
 
+// Initial-exec TLS: every yield point reads it, and the general-dynamic model that -fPIC
+// implies would make each read a call to __tls_get_addr.
+__attribute__((tls_model("initial-exec"))) thread_local loop_core* tls_loop = nullptr;
+
 namespace {
 
-thread_local loop_core* tls_loop = nullptr;
+
 
 // SIGINT: the handler only sets a flag and wakes the loop; the loop cancels the main task.
 std::atomic<int> sigint_count{0};
@@ -78,8 +82,6 @@ void default_exception_handler(loop&, const exception_context& ctx) {
 }
 
 }  // namespace
-
-loop_core* current_loop() noexcept { return tls_loop; }
 
 void set_current_loop(loop_core* l) noexcept { tls_loop = l; }
 

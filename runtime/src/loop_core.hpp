@@ -82,9 +82,35 @@ public:
 
     // ---- tasks (task.cpp) ----
     void spawn(task_base* t, void* caller);
-    void run_step(task_base* t) noexcept;
+    /// Resumes `t` for one step. The common case (a started task, no instrument) is inline
+    /// so that the loop's side of a switch has no call level of its own.
+    void run_step(task_base* t) noexcept {
+        if (AIO_UNLIKELY(t->stack_ == nullptr || instrumented_)) {
+            run_step_slow(t);
+            return;
+        }
+        current_ = t;
+        t->state_ = task_state::running;
+        ++stats_.steps;
+        transfer tr = switch_context(main_slot_, t->slot_, t);
+        current_ = nullptr;
+        if (AIO_UNLIKELY(t->state_ == task_state::done)) {
+            finish(t);
+        } else {
+            t->slot_.ctx = tr.from_ctx;
+        }
+    }
+    void run_step_slow(task_base* t) noexcept;
     /// From the running task: saves it and switches to the loop. Returns when resumed.
-    void switch_to_loop(task_base& t) noexcept;
+    /// Inline: see fiber_context.hpp for why.
+    void switch_to_loop(task_base& t) noexcept {
+        // A canary stack that overflowed is caught here, at the first switch after the damage.
+        if (AIO_UNLIKELY(!t.stack_->canary_intact())) {
+            stack_overflow(t);
+        }
+        transfer tr = switch_context(t.slot_, main_slot_, nullptr);
+        main_slot_.ctx = tr.from_ctx;
+    }
     void finish(task_base* t) noexcept;
     void on_handle_dropped(task_base* t) noexcept;
     void on_task_destroyed(task_base* t) noexcept;
@@ -188,8 +214,22 @@ private:
     timer_node node_{};
 };
 
+extern __attribute__((tls_model("initial-exec"))) thread_local loop_core* tls_loop;
+
 /// The loop running on this thread, or nullptr.
-loop_core* current_loop() noexcept;
+inline loop_core* current_loop() noexcept { return tls_loop; }
+
+/// sleep(0): the task goes to the back of the ready queue and the loop runs the others.
+inline void yield_inline(task_base& t) {
+    if (AIO_UNLIKELY(t.must_cancel_)) {
+        checkpoint(t);
+    }
+    t.loop_->schedule_task(&t);
+    t.loop_->switch_to_loop(t);
+    if (AIO_UNLIKELY(t.must_cancel_)) {
+        checkpoint(t);
+    }
+}
 /// The loop running on this thread; throws usage_error naming `what` outside a loop.
 loop_core& require_loop(const char* what);
 void set_current_loop(loop_core* l) noexcept;

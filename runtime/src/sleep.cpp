@@ -52,6 +52,13 @@ void sleep(duration d) {
     sleep_until(detail::deadline_after(d));
 }
 
-void yield() { detail::yield_now(detail::require_task("aio::yield()")); }
+void yield() {
+    detail::loop_core* l = detail::tls_loop;
+    detail::task_base* t = l != nullptr ? l->current_ : nullptr;
+    if (AIO_UNLIKELY(t == nullptr)) {
+        t = &detail::require_task("aio::yield()");  // throws the usage error
+    }
+    detail::yield_inline(*t);
+}
 
 }  // namespace aio

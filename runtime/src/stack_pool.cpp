@@ -48,13 +48,9 @@ std::size_t stack_pool::guarded_budget() noexcept {
 
 bool fiber_stack::in_guard(const void* addr) const noexcept {
     auto a = reinterpret_cast<std::uintptr_t>(addr);
-    auto lo = reinterpret_cast<std::uintptr_t>(region);
     auto hi = reinterpret_cast<std::uintptr_t>(bottom);
-    if (guarded) {
-        return a >= lo && a < hi;
-    }
-    // A canary stack has no guard page: anything within a page below its bottom counts.
-    return a + stack_pool::page_size() >= lo && a < hi;
+    // The guard page, or (canary stacks) the neighbour's top page the overflow ran into.
+    return a < hi && a + stack_pool::page_size() >= hi;
 }
 
 stack_pool::size_class& stack_pool::class_for(std::size_t size) {
@@ -94,14 +90,16 @@ void stack_pool::release(fiber_stack* s) noexcept {
 
 stack_pool::slab* stack_pool::new_slab(std::size_t size) {
     const std::size_t page = page_size();
-    // A guarded stack's region has one more page: the guard.
-    const bool guarded =
-        guarded_alive.fetch_add(slab_stacks, std::memory_order_relaxed) + slab_stacks <= guarded_budget();
+    const bool guarded = guarded_alive.fetch_add(slab_stacks, std::memory_order_relaxed) +
+                             slab_stacks <=
+                         guarded_budget();
     if (!guarded) {
         guarded_alive.fetch_sub(slab_stacks, std::memory_order_relaxed);
     }
+    // A guarded stack's region has one more page: its guard. A canary slab has one guard page
+    // below its first stack.
     const std::size_t region = guarded ? size + page : size;
-    const std::size_t total = region * slab_stacks;
+    const std::size_t total = region * slab_stacks + (guarded ? 0 : page);
     void* m = ::mmap(nullptr, total, PROT_READ | PROT_WRITE,
                      MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK, -1, 0);
     if (m == MAP_FAILED) {
@@ -113,7 +111,14 @@ stack_pool::slab* stack_pool::new_slab(std::size_t size) {
                                 "aio: cannot reserve " + std::to_string(total) +
                                     " bytes for fiber stacks");
     }
-    auto* sl = new slab{static_cast<char*>(m), region, 0, guarded};
+    char* base = static_cast<char*>(m);
+    if (!guarded && ::mprotect(base, page, PROT_NONE) != 0) {
+        int e = errno;
+        ::munmap(m, total);
+        throw std::system_error(e, std::generic_category(),
+                                "aio: cannot protect a stack slab's guard page");
+    }
+    auto* sl = new slab{guarded ? base : base + page, region, 0, guarded, base, total};
     slabs_.push_back(sl);
     if (guarded) {
         guarded_held_ += slab_stacks;
@@ -123,29 +128,37 @@ stack_pool::slab* stack_pool::new_slab(std::size_t size) {
 
 fiber_stack* stack_pool::carve(slab& sl) {
     const std::size_t page = page_size();
-    char* region = sl.base + sl.used * sl.stack_size;
+    const std::size_t index = sl.used;
+    char* region = sl.base + index * sl.stack_size;
     if (sl.guarded && ::mprotect(region, page, PROT_NONE) != 0) {
         throw std::system_error(errno, std::generic_category(),
                                 "aio: cannot protect a fiber stack's guard page (vm.max_map_count "
                                 "reached?)");
     }
     ++sl.used;
-    // Guarded: the stack starts right above the guard page. Canary: above the canary words.
-    char* bottom = sl.guarded ? region + page : region + fiber_stack::canary_words * sizeof(std::uint64_t);
-    // The descriptor sits in the topmost 64 bytes; the stack grows down from just below it.
-    char* d = region + sl.stack_size - 64;
+    // Guarded: the stack starts right above its guard page. Canary: at the region's start,
+    // with its canary in the last bytes of the region below (or, for the first stack of the
+    // slab, the slab's guard page below it: no canary needed).
+    char* bottom = sl.guarded ? region + page : region;
+    // The descriptor sits below the top 64 bytes, which hold the next stack's canary.
+    char* d = region + sl.stack_size - 128;
     auto* s = new (d) fiber_stack{};
     s->bottom = bottom;
     s->size = static_cast<std::size_t>(d - bottom);
     s->region = region;
-    s->guarded = sl.guarded;
     s->class_size = sl.guarded ? sl.stack_size - page : sl.stack_size;
+    s->guarded = sl.guarded || index == 0;
+    if (!s->guarded) {
+        for (std::size_t i = 0; i < fiber_stack::canary_words; ++i) {
+            s->canary()[i] = fiber_stack::canary_value;
+        }
+    }
     return s;
 }
 
 stack_pool::~stack_pool() {
     for (slab* sl : slabs_) {
-        ::munmap(sl->base, sl->stack_size * slab_stacks);
+        ::munmap(sl->mapping, sl->mapping_size);
         delete sl;
     }
     guarded_alive.fetch_sub(guarded_held_, std::memory_order_relaxed);

@@ -8,10 +8,12 @@
 //                 while the process holds fewer than guarded_budget() guarded stacks. An
 //                 overflow hits the guard page: SIGSEGV, caught on an alternate stack and
 //                 reported with the task's name (overflow.cpp).
-//   canary slab   [ canary | stack ... | descriptor ][ canary | stack ... ] ...
-//                 past the budget. The canary words are checked at every switch back to the
-//                 loop and in the SIGSEGV handler, so an overflow is still reported naming
-//                 the task, though it may already have corrupted the neighbouring stack's top.
+//   canary slab   [ guard | stack ... | descriptor, canary(next) ][ stack ... | descriptor, canary ]
+//                 past the budget: one guard page for the whole slab. Each stack's canary
+//                 words sit just below its bottom, at the top of the region below (see
+//                 fiber_stack::canary). They are checked at every switch back to the loop and
+//                 in the SIGSEGV handler, so an overflow is still reported naming the task,
+//                 though it may already have corrupted the neighbouring stack's top.
 //
 // Memory is reserved, not committed: a task costs the pages it touches (usually one). A
 // released stack goes to a LIFO free list so the next task reuses warm pages; stacks are
@@ -27,19 +29,21 @@ namespace aio::detail {
 
 /// Lives at the top of its own stack mapping.
 struct fiber_stack {
-    char* bottom;           // lowest usable byte (just above the guard page or canary)
-    std::size_t size;       // usable bytes, from bottom up to this descriptor
-    char* region;           // start of this stack's region in its slab (guard page if guarded)
+    char* bottom;            // lowest usable byte
+    std::size_t size;        // usable bytes, from bottom up to this descriptor
+    char* region;            // start of this stack's region in its slab
     fiber_stack* next_free;
-    bool guarded;
-    std::size_t class_size; // the size class it was allocated for
+    std::size_t class_size;  // the size class it was allocated for
+    bool guarded;            // a guard page lies right below `bottom`
 
-    // The canary of a canary stack is its lowest bytes, below the usable stack, left as the
-    // kernel gave them: zero. Nothing writes there unless the stack overflowed. They are never
-    // written by us, so checking them maps the shared zero page and costs no memory.
-    static constexpr std::size_t canary_words = 8;
-    [[nodiscard]] const volatile std::uint64_t* canary() const noexcept {
-        return reinterpret_cast<const volatile std::uint64_t*>(bottom) - canary_words;
+    // A canary stack's canary sits right below its bottom, in the last bytes of the region
+    // below it: the top page of the neighbouring stack, which that stack touches anyway (its
+    // descriptor lives there). So checking the canary costs no page of its own, which keeps
+    // an idle task at one page of stack.
+    static constexpr std::size_t canary_words = 4;
+    static constexpr std::uint64_t canary_value = 0xA10CA1A2DEADF00DULL;
+    [[nodiscard]] volatile std::uint64_t* canary() const noexcept {
+        return reinterpret_cast<volatile std::uint64_t*>(bottom) - canary_words;
     }
     /// False if the stack overflowed into its canary. Guarded stacks have a guard page
     /// instead and always answer true.
@@ -48,13 +52,13 @@ struct fiber_stack {
             return true;
         }
         const volatile std::uint64_t* c = canary();
-        std::uint64_t any = 0;
+        bool ok = true;
         for (std::size_t i = 0; i < canary_words; ++i) {
-            any |= c[i];
+            ok = ok && c[i] == canary_value;
         }
-        return any == 0;
+        return ok;
     }
-    /// True if `addr` lies in this stack's guard page or canary zone.
+    /// True if `addr` lies in this stack's guard page or just below its bottom.
     [[nodiscard]] bool in_guard(const void* addr) const noexcept;
 };
 
@@ -80,10 +84,12 @@ public:
 
 private:
     struct slab {
-        char* base;
+        char* base;              // the first stack region
         std::size_t stack_size;  // bytes per stack region
         std::size_t used;        // regions handed out so far
         bool guarded;
+        char* mapping;           // the whole mmap
+        std::size_t mapping_size;
     };
     struct size_class {
         std::size_t size;

@@ -98,7 +98,7 @@ void loop_core::spawn(task_base* t, void* caller) {
     }
 }
 
-void loop_core::run_step(task_base* t) noexcept {
+void loop_core::run_step_slow(task_base* t) noexcept {
     if (AIO_UNLIKELY(t->stack_ == nullptr)) {
         if (t->must_cancel_) {
             // Cancelled before it ever ran: it never runs its function and needs no stack.
@@ -136,15 +136,6 @@ void loop_core::run_step(task_base* t) noexcept {
     } else {
         t->slot_.ctx = tr.from_ctx;
     }
-}
-
-void loop_core::switch_to_loop(task_base& t) noexcept {
-    // A canary stack that overflowed is caught here, at the first switch after the damage.
-    if (AIO_UNLIKELY(!t.stack_->canary_intact())) {
-        stack_overflow(t);
-    }
-    transfer tr = switch_context(t.slot_, main_slot_, nullptr);
-    main_slot_.ctx = tr.from_ctx;
 }
 
 void loop_core::finish(task_base* t) noexcept {
@@ -201,7 +192,7 @@ void loop_core::on_task_destroyed(task_base* t) noexcept {
 // The task side: yield points.
 
 task_base* current_task_or_null() noexcept {
-    loop_core* l = current_loop();
+    loop_core* l = tls_loop;
     return l != nullptr ? l->current_ : nullptr;
 }
 
@@ -261,12 +252,7 @@ void park_uncancellable(task_base& t) noexcept {
     t.loop_->switch_to_loop(t);
 }
 
-void yield_now(task_base& t) {
-    checkpoint(t);
-    t.loop_->schedule_task(&t);
-    t.loop_->switch_to_loop(t);
-    checkpoint(t);
-}
+void yield_now(task_base& t) { yield_inline(t); }
 
 void notify(waiter& w, int status) noexcept {
     w.status = status;
