@@ -1,9 +1,10 @@
 #include <aio/errors.hpp>
 
 #include <cstdio>
-#include <cxxabi.h>
 #include <memory>
 #include <typeinfo>
+
+#include <cxxabi.h>
 
 namespace aio {
 
@@ -12,7 +13,7 @@ namespace {
 std::string demangle(const char* name) {
     int status = 0;
     std::unique_ptr<char, void (*)(void*)> d(abi::__cxa_demangle(name, nullptr, nullptr, &status),
-                                            std::free);
+                                             std::free);
     return status == 0 && d ? std::string(d.get()) : std::string(name);
 }
 
@@ -30,7 +31,8 @@ std::string group_message(const std::string& message, const std::vector<std::exc
 
 exception_group::exception_group(std::string message, std::vector<std::exception_ptr> exceptions)
     : exceptions_(std::move(exceptions))
-    , what_(group_message(message, exceptions_)) {}
+    , what_(group_message(message, exceptions_)) {
+}
 
 std::string describe_exception(const std::exception_ptr& e) noexcept {
     if (!e) {

@@ -69,7 +69,9 @@ thread_pool_executor::thread_pool_executor(std::size_t max_workers, std::string 
     state_->max_workers = max_workers == 0 ? default_max_workers() : max_workers;
 }
 
-thread_pool_executor::~thread_pool_executor() { shutdown(true); }
+thread_pool_executor::~thread_pool_executor() {
+    shutdown(true);
+}
 
 void thread_pool_executor::submit(std::function<void()> job) {
     std::lock_guard<std::mutex> lock(state_->mutex);
@@ -128,7 +130,9 @@ bool thread_pool_executor::shutdown_for(duration timeout) noexcept {
     return all_done;
 }
 
-std::size_t thread_pool_executor::max_workers() const noexcept { return state_->max_workers; }
+std::size_t thread_pool_executor::max_workers() const noexcept {
+    return state_->max_workers;
+}
 
 std::size_t thread_pool_executor::threads() const noexcept {
     std::lock_guard<std::mutex> lock(state_->mutex);

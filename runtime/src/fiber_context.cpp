@@ -10,7 +10,6 @@
 
 #include <cxxabi.h>
 
-
 namespace aio::detail {
 
 namespace bctx = boost::context::detail;
@@ -27,7 +26,9 @@ namespace {
 // Boost.Context calls a function taking its own transfer_t; the runtime has one entry point.
 entry_fn registered_entry = nullptr;
 
-void trampoline(bctx::transfer_t t) { registered_entry(transfer{t.fctx, t.data}); }
+void trampoline(bctx::transfer_t t) {
+    registered_entry(transfer{t.fctx, t.data});
+}
 
 }  // namespace
 

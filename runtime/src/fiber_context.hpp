@@ -62,7 +62,8 @@ inline void swap_eh(context_slot& from, context_slot& to) noexcept {
 /// Saves the running context into `from` and runs `to`, passing `data`. Returns when some
 /// context switches back to `from`; the returned transfer names the context that did.
 /// The caller stores the returned from_ctx in that context's slot.
-AIO_ALWAYS_INLINE transfer switch_context(context_slot& from, context_slot& to, void* data) noexcept {
+AIO_ALWAYS_INLINE transfer switch_context(context_slot& from, context_slot& to,
+                                          void* data) noexcept {
     swap_eh(from, to);
 #if AIO_ASAN
     __sanitizer_start_switch_fiber(&from.fake_stack, to.stack_bottom, to.stack_size);

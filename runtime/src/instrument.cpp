@@ -49,7 +49,9 @@ resource_registration& resource_registration::operator=(resource_registration&& 
     return *this;
 }
 
-resource_registration::~resource_registration() { close(); }
+resource_registration::~resource_registration() {
+    close();
+}
 
 void resource_registration::close() noexcept {
     if (id_ == 0 || !anchor_) {

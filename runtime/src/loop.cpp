@@ -26,8 +26,6 @@ __attribute__((tls_model("initial-exec"))) thread_local loop_core* tls_loop = nu
 
 namespace {
 
-
-
 // SIGINT: the handler only sets a flag and wakes the loop; the loop cancels the main task.
 std::atomic<int> sigint_count{0};
 std::atomic<loop_core*> sigint_loop{nullptr};
@@ -83,7 +81,9 @@ void default_exception_handler(loop&, const exception_context& ctx) {
 
 }  // namespace
 
-void set_current_loop(loop_core* l) noexcept { tls_loop = l; }
+void set_current_loop(loop_core* l) noexcept {
+    tls_loop = l;
+}
 
 loop_core& require_loop(const char* what) {
     loop_core* l = tls_loop;
@@ -95,7 +95,9 @@ loop_core& require_loop(const char* what) {
     return *l;
 }
 
-bool take_sigint() noexcept { return sigint_count.load() > 0; }
+bool take_sigint() noexcept {
+    return sigint_count.load() > 0;
+}
 
 // ---------------------------------------------------------------------------------------
 
@@ -176,7 +178,8 @@ loop_core::~loop_core() {
 }
 
 void loop_core::add_instrument(instrument* i) {
-    if (i == nullptr || std::find(instruments_.begin(), instruments_.end(), i) != instruments_.end()) {
+    if (i == nullptr ||
+        std::find(instruments_.begin(), instruments_.end(), i) != instruments_.end()) {
         return;
     }
     instruments_.push_back(i);
@@ -184,7 +187,8 @@ void loop_core::add_instrument(instrument* i) {
 }
 
 void loop_core::remove_instrument(instrument* i) noexcept {
-    instruments_.erase(std::remove(instruments_.begin(), instruments_.end(), i), instruments_.end());
+    instruments_.erase(std::remove(instruments_.begin(), instruments_.end(), i),
+                       instruments_.end());
     instrumented_ = !instruments_.empty();
 }
 
@@ -196,9 +200,9 @@ void loop_core::report(const exception_context& ctx) noexcept {
             default_exception_handler(facade_, ctx);
         }
     } catch (...) {
-        std::string text = "aio: the exception handler failed: " +
-                           describe_exception(std::current_exception()) +
-                           "\n  while reporting: " + ctx.message + "\n";
+        std::string text =
+            "aio: the exception handler failed: " + describe_exception(std::current_exception()) +
+            "\n  while reporting: " + ctx.message + "\n";
         std::fputs(text.c_str(), stderr);
     }
 }
@@ -429,7 +433,9 @@ std::size_t default_stack_size() noexcept {
 #endif
 }
 
-time_point loop::time() const noexcept { return core_->now(); }
+time_point loop::time() const noexcept {
+    return core_->now();
+}
 
 timer_handle loop::call_soon(std::function<void()> fn) {
     return core_->schedule_callback(std::move(fn), nullptr);
@@ -445,30 +451,47 @@ timer_handle loop::call_at(time_point when, std::function<void()> fn) {
     return core_->schedule_callback(std::move(fn), &when);
 }
 
-void loop::call_soon_threadsafe(std::function<void()> fn) { core_->post_threadsafe(std::move(fn)); }
+void loop::call_soon_threadsafe(std::function<void()> fn) {
+    core_->post_threadsafe(std::move(fn));
+}
 
 void loop::set_exception_handler(exception_handler handler) {
     core_->exception_handler_ = std::move(handler);
 }
 
-void loop::call_exception_handler(const exception_context& ctx) noexcept { core_->report(ctx); }
+void loop::call_exception_handler(const exception_context& ctx) noexcept {
+    core_->report(ctx);
+}
 
-void loop::add_instrument(instrument* i) { core_->add_instrument(i); }
+void loop::add_instrument(instrument* i) {
+    core_->add_instrument(i);
+}
 
-void loop::remove_instrument(instrument* i) noexcept { core_->remove_instrument(i); }
+void loop::remove_instrument(instrument* i) noexcept {
+    core_->remove_instrument(i);
+}
 
-bool loop::is_loop_thread() const noexcept { return std::this_thread::get_id() == core_->thread_; }
+bool loop::is_loop_thread() const noexcept {
+    return std::this_thread::get_id() == core_->thread_;
+}
 
-loop::statistics loop::stats() const noexcept { return core_->stats_; }
+loop::statistics loop::stats() const noexcept {
+    return core_->stats_;
+}
 
-time_point loop::start_time() const noexcept { return core_->start_; }
+time_point loop::start_time() const noexcept {
+    return core_->start_;
+}
 
-loop& get_running_loop() { return detail::require_loop("aio::get_running_loop()").facade_; }
+loop& get_running_loop() {
+    return detail::require_loop("aio::get_running_loop()").facade_;
+}
 
 // timer_handle ----------------------------------------------------------------------------
 
 timer_handle::timer_handle(node* n) noexcept
-    : n_(n) {}
+    : n_(n) {
+}
 timer_handle::timer_handle(const timer_handle& o) noexcept
     : n_(o.n_) {
     if (n_ != nullptr) {
@@ -504,9 +527,13 @@ void timer_handle::cancel() noexcept {
     }
 }
 
-bool timer_handle::cancelled() const noexcept { return n_ != nullptr && n_->cancelled; }
+bool timer_handle::cancelled() const noexcept {
+    return n_ != nullptr && n_->cancelled;
+}
 
-time_point timer_handle::when() const noexcept { return n_ != nullptr ? n_->timer.deadline : time_point{}; }
+time_point timer_handle::when() const noexcept {
+    return n_ != nullptr ? n_->timer.deadline : time_point{};
+}
 
 // runner ----------------------------------------------------------------------------------
 
@@ -554,7 +581,9 @@ void runner::run_main(task_base* main) {
     core_->shutdown();
 }
 
-bool runner::interrupted() const noexcept { return core_->interrupted_; }
+bool runner::interrupted() const noexcept {
+    return core_->interrupted_;
+}
 
 [[noreturn]] void assertion_failed(const char* expr, const char* file, int line) noexcept {
     std::fprintf(stderr, "aio: internal error: assertion '%s' failed at %s:%d\n", expr, file, line);

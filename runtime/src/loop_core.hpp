@@ -217,7 +217,9 @@ private:
 extern __attribute__((tls_model("initial-exec"))) thread_local loop_core* tls_loop;
 
 /// The loop running on this thread, or nullptr.
-inline loop_core* current_loop() noexcept { return tls_loop; }
+inline loop_core* current_loop() noexcept {
+    return tls_loop;
+}
 
 /// sleep(0): the task goes to the back of the ready queue and the loop runs the others.
 inline void yield_inline(task_base& t) {

@@ -20,11 +20,15 @@ std::atomic<std::size_t> guarded_alive{0};
 // Stacks per slab: one mapping reserves this many.
 constexpr std::size_t slab_stacks = 64;
 
-std::size_t round_up(std::size_t n, std::size_t to) noexcept { return (n + to - 1) / to * to; }
+std::size_t round_up(std::size_t n, std::size_t to) noexcept {
+    return (n + to - 1) / to * to;
+}
 
 }  // namespace
 
-std::size_t stack_pool_guarded_budget() noexcept { return stack_pool::guarded_budget(); }
+std::size_t stack_pool_guarded_budget() noexcept {
+    return stack_pool::guarded_budget();
+}
 
 std::size_t stack_pool::page_size() noexcept {
     static const std::size_t p = static_cast<std::size_t>(::sysconf(_SC_PAGESIZE));
@@ -90,9 +94,9 @@ void stack_pool::release(fiber_stack* s) noexcept {
 
 stack_pool::slab* stack_pool::new_slab(std::size_t size) {
     const std::size_t page = page_size();
-    const bool guarded = guarded_alive.fetch_add(slab_stacks, std::memory_order_relaxed) +
-                             slab_stacks <=
-                         guarded_budget();
+    const bool guarded =
+        guarded_alive.fetch_add(slab_stacks, std::memory_order_relaxed) + slab_stacks <=
+        guarded_budget();
     if (!guarded) {
         guarded_alive.fetch_sub(slab_stacks, std::memory_order_relaxed);
     }

@@ -8,7 +8,8 @@
 //                 while the process holds fewer than guarded_budget() guarded stacks. An
 //                 overflow hits the guard page: SIGSEGV, caught on an alternate stack and
 //                 reported with the task's name (overflow.cpp).
-//   canary slab   [ guard | stack ... | descriptor, canary(next) ][ stack ... | descriptor, canary ]
+//   canary slab   [ guard | stack ... | descriptor, canary(next) ][ stack ... | descriptor, canary
+//   ]
 //                 past the budget: one guard page for the whole slab. Each stack's canary
 //                 words sit just below its bottom, at the top of the region below (see
 //                 fiber_stack::canary). They are checked at every switch back to the loop and
@@ -29,9 +30,9 @@ namespace aio::detail {
 
 /// Lives at the top of its own stack mapping.
 struct fiber_stack {
-    char* bottom;            // lowest usable byte
-    std::size_t size;        // usable bytes, from bottom up to this descriptor
-    char* region;            // start of this stack's region in its slab
+    char* bottom;      // lowest usable byte
+    std::size_t size;  // usable bytes, from bottom up to this descriptor
+    char* region;      // start of this stack's region in its slab
     fiber_stack* next_free;
     std::size_t class_size;  // the size class it was allocated for
     bool guarded;            // a guard page lies right below `bottom`
@@ -88,7 +89,7 @@ private:
         std::size_t stack_size;  // bytes per stack region
         std::size_t used;        // regions handed out so far
         bool guarded;
-        char* mapping;           // the whole mmap
+        char* mapping;  // the whole mmap
         std::size_t mapping_size;
     };
     struct size_class {

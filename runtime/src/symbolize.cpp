@@ -6,12 +6,12 @@
 #include "loop_core.hpp"
 
 #define BACKWARD_HAS_DW 1
-#include <backward.hpp>
-
 #include <mutex>
-#include <thread>
 #include <string>
+#include <thread>
 #include <unordered_map>
+
+#include <backward.hpp>
 
 namespace aio::detail {
 
@@ -35,7 +35,8 @@ source_site symbolize(void* addr) {
         void* lookup = static_cast<char*>(addr) - 1;
         backward::TraceResolver resolver;
         resolver.load_addresses(&lookup, 1);
-        backward::ResolvedTrace trace = resolver.resolve(backward::ResolvedTrace(backward::Trace(lookup, 0)));
+        backward::ResolvedTrace trace =
+            resolver.resolve(backward::ResolvedTrace(backward::Trace(lookup, 0)));
         // Innermost first: the inlined aio templates, then the user's code that called them.
         std::vector<backward::ResolvedTrace::SourceLoc> chain;
         chain.push_back(trace.source);

@@ -121,7 +121,8 @@ void bounded_semaphore::release() {
 
 condition::condition()
     : own_(std::make_unique<aio::lock>())
-    , lock_(own_.get()) {}
+    , lock_(own_.get()) {
+}
 
 void condition::wait() {
     detail::task_base& me = detail::require_task("aio::condition::wait()");
@@ -176,7 +177,9 @@ void condition::notify(std::size_t n) {
     }
 }
 
-void condition::notify_all() { notify(static_cast<std::size_t>(-1)); }
+void condition::notify_all() {
+    notify(static_cast<std::size_t>(-1));
+}
 
 // barrier -------------------------------------------------------------------------------
 
@@ -225,7 +228,6 @@ void barrier::release_all(int status) noexcept {
         detail::notify(*w, status);
     }
 }
-
 
 void barrier::reset() noexcept {
     count_ = 0;

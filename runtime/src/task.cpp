@@ -157,8 +157,8 @@ void loop_core::finish(task_base* t) noexcept {
             try {
                 schedule_callback([cb = std::move(cb), ref = task_ref(t)] { cb(ref); }, nullptr);
             } catch (...) {
-                report({"Exception while scheduling a done callback", std::current_exception(),
-                        {}});
+                report(
+                    {"Exception while scheduling a done callback", std::current_exception(), {}});
             }
         }
     }
@@ -252,7 +252,9 @@ void park_uncancellable(task_base& t) noexcept {
     t.loop_->switch_to_loop(t);
 }
 
-void yield_now(task_base& t) { yield_inline(t); }
+void yield_now(task_base& t) {
+    yield_inline(t);
+}
 
 void notify(waiter& w, int status) noexcept {
     w.status = status;
@@ -390,7 +392,9 @@ bool task_ref::cancel(std::string_view message) const noexcept {
     return detail::cancel(*t_, message);
 }
 
-std::uint32_t task_ref::cancelling() const noexcept { return t_ ? t_->cancel_requests_ : 0; }
+std::uint32_t task_ref::cancelling() const noexcept {
+    return t_ ? t_->cancel_requests_ : 0;
+}
 
 std::uint32_t task_ref::uncancel() const noexcept {
     if (!t_ || t_->cancel_requests_ == 0) {
@@ -402,7 +406,9 @@ std::uint32_t task_ref::uncancel() const noexcept {
     return t_->cancel_requests_;
 }
 
-bool task_ref::done() const noexcept { return t_ && t_->done(); }
+bool task_ref::done() const noexcept {
+    return t_ && t_->done();
+}
 
 bool task_ref::cancelled() const noexcept {
     return t_ && t_->outcome_ == detail::task_outcome::cancelled;
@@ -424,14 +430,18 @@ void task_ref::set_name(std::string name) const {
     }
 }
 
-std::uint64_t task_ref::id() const noexcept { return t_ ? t_->id_ : 0; }
+std::uint64_t task_ref::id() const noexcept {
+    return t_ ? t_->id_ : 0;
+}
 
 const detail::creation_site& task_ref::raw_creation_site() const noexcept {
     static const detail::creation_site none{};
     return t_ ? t_->site_ : none;
 }
 
-std::size_t task_ref::stack_size() const noexcept { return t_ ? t_->stack_size_ : 0; }
+std::size_t task_ref::stack_size() const noexcept {
+    return t_ ? t_->stack_size_ : 0;
+}
 
 void task_ref::add_done_callback(std::function<void(task_ref)> fn) const {
     if (!t_) {
@@ -470,7 +480,9 @@ source_site task_ref::creation_site() const {
     return t_ ? detail::resolve_site(t_->site_) : source_site{};
 }
 
-task_ref current_task() noexcept { return task_ref(detail::current_task_or_null()); }
+task_ref current_task() noexcept {
+    return task_ref(detail::current_task_or_null());
+}
 
 std::vector<task_ref> all_tasks() {
     detail::loop_core& l = detail::require_loop("aio::all_tasks()");

@@ -46,8 +46,10 @@ int main(int argc, char** argv) {
                 t.get();
             }
             double kib = static_cast<double>(after - before) / static_cast<double>(n);
-            double us = std::chrono::duration<double, std::micro>(t1 - t0).count() / static_cast<double>(n);
-            std::printf("{\"tasks\": %zu, \"rss_kib_per_task\": %.3f, \"spawn_and_park_us_per_task\": %.3f}\n",
+            double us =
+                std::chrono::duration<double, std::micro>(t1 - t0).count() / static_cast<double>(n);
+            std::printf("{\"tasks\": %zu, \"rss_kib_per_task\": %.3f, "
+                        "\"spawn_and_park_us_per_task\": %.3f}\n",
                         n, kib, us);
         },
         o);

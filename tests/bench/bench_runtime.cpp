@@ -2,9 +2,9 @@
 // are in docs/performance.md; tools/bench/runtime runs these next to asyncio and uvloop.
 #include <aio/aio.hpp>
 
-#include <benchmark/benchmark.h>
-
 #include <vector>
+
+#include <benchmark/benchmark.h>
 
 namespace {
 

@@ -12,7 +12,8 @@ using aio::test::run_test;
 TEST_CASE("to_thread runs the function on another thread and returns its value", "[executor]") {
     run_test([] {
         auto loop_thread = std::this_thread::get_id();
-        auto [v, tid] = aio::to_thread([](int x) { return std::make_pair(x * 2, std::this_thread::get_id()); }, 21);
+        auto [v, tid] = aio::to_thread(
+            [](int x) { return std::make_pair(x * 2, std::this_thread::get_id()); }, 21);
         CHECK(v == 42);
         CHECK(tid != loop_thread);
     });
@@ -38,7 +39,8 @@ TEST_CASE("the loop keeps running while a thread works", "[executor]") {
 
 TEST_CASE("an exception in the thread reaches the caller", "[executor]") {
     run_test([] {
-        CHECK_THROWS_WITH(aio::to_thread([]() -> int { throw std::runtime_error("in thread"); }), "in thread");
+        CHECK_THROWS_WITH(aio::to_thread([]() -> int { throw std::runtime_error("in thread"); }),
+                          "in thread");
     });
 }
 
@@ -103,7 +105,8 @@ TEST_CASE("a job still queued is dropped when its caller is cancelled", "[execut
             });
         });
         aio::sleep(1ms);
-        auto second = aio::create_task([&] { aio::run_in_executor(&pool, [&] { second_ran = true; }); });
+        auto second =
+            aio::create_task([&] { aio::run_in_executor(&pool, [&] { second_ran = true; }); });
         aio::sleep(1ms);
         second.cancel();
         CHECK_THROWS_AS(second.get(), aio::cancelled_error);

@@ -25,9 +25,9 @@ TEST_CASE("instrument hooks fire in order over a task's life", "[instrument]") {
         },
         with(r));
     std::vector<std::string> expected = {
-        "spawned main", "step main",       "spawned child", "stepped main",  "step child",
-        "stepped child", "io wait",        "io done",       "step child",    "stepped child",
-        "done child",    "step main",      "stepped main",  "done main",     "closing",
+        "spawned main",  "step main", "spawned child", "stepped main", "step child",
+        "stepped child", "io wait",   "io done",       "step child",   "stepped child",
+        "done child",    "step main", "stepped main",  "done main",    "closing",
     };
     CHECK(r.events == expected);
 }
@@ -50,9 +50,11 @@ TEST_CASE("instrument sees a dropped handle and an unretrieved exception", "[ins
     aio::run_options o = with(r);
     aio::run(
         [] {
-            aio::get_running_loop().set_exception_handler([](aio::loop&, const aio::exception_context&) {});
+            aio::get_running_loop().set_exception_handler(
+                [](aio::loop&, const aio::exception_context&) {});
             {
-                auto t = aio::create_task(aio::task_options{.name = "forgotten"}, [] { aio::sleep(1ms); });
+                auto t = aio::create_task(aio::task_options{.name = "forgotten"},
+                                          [] { aio::sleep(1ms); });
             }
             {
                 auto u = aio::create_task(aio::task_options{.name = "failing"},

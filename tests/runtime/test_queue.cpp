@@ -162,7 +162,10 @@ TEST_CASE("waiting getters are served in FIFO order", "[queue]") {
         std::vector<int> who;
         std::vector<aio::task<void>> ts;
         for (int i = 0; i < 3; ++i) {
-            ts.push_back(aio::create_task([&, i] { q.get(); who.push_back(i); }));
+            ts.push_back(aio::create_task([&, i] {
+                q.get();
+                who.push_back(i);
+            }));
         }
         aio::sleep(0s);
         for (int i = 0; i < 3; ++i) {

@@ -30,7 +30,8 @@ TEST_CASE("run rethrows the main function's exception", "[run]") {
 TEST_CASE("run cannot be nested", "[run]") {
     aio::run(
         [] {
-            CHECK_THROWS_WITH(aio::run([] {}), Catch::Contains("cannot be called from a running event loop"));
+            CHECK_THROWS_WITH(aio::run([] {}),
+                              Catch::Contains("cannot be called from a running event loop"));
         },
         quiet());
 }
@@ -64,7 +65,9 @@ TEST_CASE("run reports a leftover task that fails while unwinding", "[run]") {
     aio::run(
         [&] {
             aio::get_running_loop().set_exception_handler(
-                [&](aio::loop&, const aio::exception_context& c) { messages.push_back(c.message); });
+                [&](aio::loop&, const aio::exception_context& c) {
+                    messages.push_back(c.message);
+                });
             aio::create_task([] {
                 try {
                     aio::sleep(1h);
@@ -94,7 +97,8 @@ TEST_CASE("SIGINT cancels the main task and run raises interrupted_error", "[run
                                 std::raise(SIGINT);
                                 aio::sleep(10s);
                             } catch (const aio::cancelled_error& e) {
-                                cleaned_up = std::string(e.what()).find("SIGINT") != std::string::npos;
+                                cleaned_up =
+                                    std::string(e.what()).find("SIGINT") != std::string::npos;
                                 throw;
                             }
                         },

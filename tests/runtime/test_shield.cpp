@@ -9,7 +9,10 @@ using aio::test::run_test;
 
 TEST_CASE("shield returns the value like get", "[shield]") {
     run_test([] {
-        auto t = aio::create_task([] { aio::sleep(1ms); return 9; });
+        auto t = aio::create_task([] {
+            aio::sleep(1ms);
+            return 9;
+        });
         CHECK(aio::shield(t) == 9);
         CHECK(aio::shield([] { return 10; }) == 10);
     });
@@ -18,7 +21,11 @@ TEST_CASE("shield returns the value like get", "[shield]") {
 TEST_CASE("cancelling the caller of shield does not cancel the shielded task", "[shield][cancel]") {
     run_test([] {
         bool finished = false;
-        auto inner = aio::create_task([&] { aio::sleep(20ms); finished = true; return 1; });
+        auto inner = aio::create_task([&] {
+            aio::sleep(20ms);
+            finished = true;
+            return 1;
+        });
         auto outer = aio::create_task([&] { return aio::shield(inner); });
         aio::sleep(1ms);
         outer.cancel();
@@ -47,9 +54,13 @@ TEST_CASE("a shielded function outlives its cancelled caller", "[shield][cancel]
     });
 }
 
-TEST_CASE("a shielded task cancelled directly raises cancelled_error in the caller", "[shield][cancel]") {
+TEST_CASE("a shielded task cancelled directly raises cancelled_error in the caller",
+          "[shield][cancel]") {
     run_test([] {
-        auto inner = aio::create_task([] { aio::sleep(1h); return 1; });
+        auto inner = aio::create_task([] {
+            aio::sleep(1h);
+            return 1;
+        });
         auto outer = aio::create_task([&] { return aio::shield(inner); });
         aio::sleep(1ms);
         inner.cancel();

@@ -12,9 +12,18 @@ using aio::test::since_start;
 TEST_CASE("sleeps end in deadline order", "[sleep][time]") {
     run_test([] {
         std::vector<std::string> log;
-        auto a = aio::create_task([&] { aio::sleep(30ms); log.push_back("a"); });
-        auto b = aio::create_task([&] { aio::sleep(10ms); log.push_back("b"); });
-        auto c = aio::create_task([&] { aio::sleep(20ms); log.push_back("c"); });
+        auto a = aio::create_task([&] {
+            aio::sleep(30ms);
+            log.push_back("a");
+        });
+        auto b = aio::create_task([&] {
+            aio::sleep(10ms);
+            log.push_back("b");
+        });
+        auto c = aio::create_task([&] {
+            aio::sleep(20ms);
+            log.push_back("c");
+        });
         a.get();
         b.get();
         c.get();

@@ -36,8 +36,9 @@ TEST_CASE("a stack overflow names the task and its stack size", "[stack][death]"
     auto r = run_in_child([] {
         aio::run(
             [] {
-                auto t = aio::create_task(aio::task_options{.name = "deep", .stack_size = 64 * 1024},
-                                          [] { return recurse(1000); });
+                auto t =
+                    aio::create_task(aio::task_options{.name = "deep", .stack_size = 64 * 1024},
+                                     [] { return recurse(1000); });
                 t.get();
             },
             quiet());
@@ -60,11 +61,11 @@ TEST_CASE("past the guard-page budget, a canary catches the overflow", "[stack][
                     idle.push_back(aio::create_task([&] { never.wait(); }));
                 }
                 aio::sleep(0s);  // let them all start and take a stack
-                auto t = aio::create_task(aio::task_options{.name = "deep-canary", .stack_size = 64 * 1024},
-                                          [] {
-                                              recurse(100);
-                                              aio::sleep(0s);
-                                          });
+                auto t = aio::create_task(
+                    aio::task_options{.name = "deep-canary", .stack_size = 64 * 1024}, [] {
+                        recurse(100);
+                        aio::sleep(0s);
+                    });
                 t.get();
             },
             quiet());
@@ -78,7 +79,8 @@ TEST_CASE("past the guard-page budget, a canary catches the overflow", "[stack][
 
 TEST_CASE("a task's stack can be larger than the default", "[stack]") {
     aio::test::run_test([] {
-        auto t = aio::create_task(aio::task_options{.name = "big", .stack_size = 4 * 1024 * 1024}, [] { return recurse(2000); });
+        auto t = aio::create_task(aio::task_options{.name = "big", .stack_size = 4 * 1024 * 1024},
+                                  [] { return recurse(2000); });
         CHECK(t.get() >= 0);
         CHECK(t.stack_size() == 4 * 1024 * 1024);
     });
@@ -103,7 +105,10 @@ TEST_CASE("many tasks alive at once each get a stack", "[stack]") {
         aio::event go;
         std::vector<aio::task<int>> ts;
         for (int i = 0; i < 20000; ++i) {
-            ts.push_back(aio::create_task([&go, i] { go.wait(); return i; }));
+            ts.push_back(aio::create_task([&go, i] {
+                go.wait();
+                return i;
+            }));
         }
         aio::sleep(0s);
         go.set();

@@ -2,8 +2,8 @@
 
 #include <catch2/catch.hpp>
 
-#include <string>
 #include <algorithm>
+#include <string>
 #include <vector>
 
 using namespace std::chrono_literals;
@@ -17,7 +17,10 @@ TEST_CASE("event wakes every waiter when set", "[event]") {
         int woken = 0;
         std::vector<aio::task<void>> ts;
         for (int i = 0; i < 3; ++i) {
-            ts.push_back(aio::create_task([&] { ev.wait(); ++woken; }));
+            ts.push_back(aio::create_task([&] {
+                ev.wait();
+                ++woken;
+            }));
         }
         aio::sleep(1ms);
         CHECK(woken == 0);
@@ -67,7 +70,10 @@ TEST_CASE("a newcomer cannot barge past a waiting task", "[lock]") {
     run_test([] {
         aio::lock l;
         l.acquire();
-        auto waiter = aio::create_task([&] { l.acquire(); l.release(); });
+        auto waiter = aio::create_task([&] {
+            l.acquire();
+            l.release();
+        });
         aio::sleep(0s);
         l.release();  // handed to the waiter
         CHECK(l.locked());
@@ -82,7 +88,10 @@ TEST_CASE("a cancelled lock waiter never holds the lock", "[lock][cancel]") {
         aio::lock l;
         l.acquire();
         auto a = aio::create_task([&] { l.acquire(); });
-        auto b = aio::create_task([&] { auto held = l.guard(); return 2; });
+        auto b = aio::create_task([&] {
+            auto held = l.guard();
+            return 2;
+        });
         aio::sleep(0s);
         a.cancel();
         CHECK_THROWS_AS(a.get(), aio::cancelled_error);
@@ -248,7 +257,8 @@ TEST_CASE("barrier releases everyone when the last party arrives", "[barrier]") 
         CHECK(idx == std::vector<std::size_t>{0, 1, 2});
         CHECK(b.n_waiting() == 0);
         // It can be used again.
-        auto again = aio::gather([&] { return b.wait(); }, [&] { return b.wait(); }, [&] { return b.wait(); });
+        auto again = aio::gather([&] { return b.wait(); }, [&] { return b.wait(); },
+                                 [&] { return b.wait(); });
         CHECK(std::get<2>(again) == 2);
     });
 }

@@ -30,7 +30,10 @@ TEST_CASE("get rethrows the exception a task raised", "[task]") {
 
 TEST_CASE("result and exception refuse a task that is not done", "[task]") {
     run_test([] {
-        auto t = aio::create_task([] { aio::sleep(1s); return 1; });
+        auto t = aio::create_task([] {
+            aio::sleep(1s);
+            return 1;
+        });
         CHECK_THROWS_AS(t.result(), aio::invalid_state_error);
         CHECK_THROWS_AS(t.exception(), aio::invalid_state_error);
         CHECK_THROWS_WITH(t.result(), Catch::Contains("before it is done"));
@@ -139,7 +142,10 @@ TEST_CASE("cancelled_error is not a std::exception", "[task][cancel]") {
 
 TEST_CASE("uncancel withdraws a cancellation not yet delivered", "[task][cancel]") {
     run_test([] {
-        auto t = aio::create_task([] { aio::sleep(1ms); return 7; });
+        auto t = aio::create_task([] {
+            aio::sleep(1ms);
+            return 7;
+        });
         t.cancel();
         t.cancel();
         CHECK(t.cancelling() == 2);
@@ -199,7 +205,8 @@ TEST_CASE("done callbacks run on the loop after the task ends", "[task]") {
     run_test([] {
         std::vector<std::string> log;
         auto t = aio::create_task([&] { log.push_back("body"); });
-        t.add_done_callback([&](aio::task_ref r) { log.push_back("cb " + std::to_string(r.done())); });
+        t.add_done_callback(
+            [&](aio::task_ref r) { log.push_back("cb " + std::to_string(r.done())); });
         t.get();
         aio::sleep(0s);
         t.add_done_callback([&](aio::task_ref) { log.push_back("late"); });
@@ -221,7 +228,9 @@ TEST_CASE("all_tasks lists the tasks not done yet", "[task]") {
     });
 }
 
-TEST_CASE("current_task is empty outside a task", "[task]") { CHECK_FALSE(aio::current_task()); }
+TEST_CASE("current_task is empty outside a task", "[task]") {
+    CHECK_FALSE(aio::current_task());
+}
 
 TEST_CASE("a move-only result can be taken once", "[task]") {
     run_test([] {

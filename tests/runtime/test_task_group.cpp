@@ -14,7 +14,10 @@ TEST_CASE("a task_group waits for all its children", "[task_group]") {
         int done = 0;
         aio::with_task_group([&](aio::task_group& tg) {
             for (int i = 1; i <= 3; ++i) {
-                tg.create_task([&, i] { aio::sleep(std::chrono::milliseconds(i)); ++done; });
+                tg.create_task([&, i] {
+                    aio::sleep(std::chrono::milliseconds(i));
+                    ++done;
+                });
             }
         });
         CHECK(done == 3);
@@ -26,7 +29,10 @@ TEST_CASE("with_task_group returns the body's value and children keep theirs", "
     run_test([] {
         aio::task<int> child;
         int r = aio::with_task_group([&](aio::task_group& tg) {
-            child = tg.create_task([] { aio::sleep(1ms); return 7; });
+            child = tg.create_task([] {
+                aio::sleep(1ms);
+                return 7;
+            });
             return 1;
         });
         CHECK(r == 1);
@@ -111,7 +117,8 @@ TEST_CASE("the body's own failure cancels the children and joins the group", "[t
     });
 }
 
-TEST_CASE("cancelling the parent cancels the group and stays a cancellation", "[task_group][cancel]") {
+TEST_CASE("cancelling the parent cancels the group and stays a cancellation",
+          "[task_group][cancel]") {
     run_test([] {
         int cancelled_children = 0;
         auto parent = aio::create_task([&] {

@@ -10,7 +10,10 @@ using aio::test::since_start;
 
 TEST_CASE("timeout returns the function's value when it is in time", "[timeout]") {
     run_test([] {
-        CHECK(aio::timeout(10ms, [] { aio::sleep(5ms); return 1; }) == 1);
+        CHECK(aio::timeout(10ms, [] {
+                  aio::sleep(5ms);
+                  return 1;
+              }) == 1);
         CHECK(aio::current_task().cancelling() == 0);
     });
 }
@@ -143,18 +146,20 @@ TEST_CASE("rescheduling an expired scope is an error", "[timeout]") {
 }
 
 TEST_CASE("a timeout that expires after the function returned changes nothing", "[timeout]") {
-    run_test([] {
-        // The deadline passes while the function runs without reaching a yield point; the
-        // cancellation is withdrawn at exit and the value is kept.
-        int v = aio::timeout(1ms, [] {
-            auto& l = aio::get_running_loop();
-            auto end = std::chrono::steady_clock::now() + 3ms;
-            while (std::chrono::steady_clock::now() < end) {
-            }
-            (void)l;
-            return 5;
-        });
-        CHECK(v == 5);
-        aio::sleep(5ms);
-    }, {.virtual_time = false});
+    run_test(
+        [] {
+            // The deadline passes while the function runs without reaching a yield point; the
+            // cancellation is withdrawn at exit and the value is kept.
+            int v = aio::timeout(1ms, [] {
+                auto& l = aio::get_running_loop();
+                auto end = std::chrono::steady_clock::now() + 3ms;
+                while (std::chrono::steady_clock::now() < end) {
+                }
+                (void)l;
+                return 5;
+            });
+            CHECK(v == 5);
+            aio::sleep(5ms);
+        },
+        {.virtual_time = false});
 }

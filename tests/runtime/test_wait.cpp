@@ -13,7 +13,10 @@ namespace {
 std::vector<aio::task<int>> sleepers(std::initializer_list<int> ms) {
     std::vector<aio::task<int>> v;
     for (int m : ms) {
-        v.push_back(aio::create_task([m] { aio::sleep(std::chrono::milliseconds(m)); return m; }));
+        v.push_back(aio::create_task([m] {
+            aio::sleep(std::chrono::milliseconds(m));
+            return m;
+        }));
     }
     return v;
 }
@@ -45,7 +48,10 @@ TEST_CASE("wait first_completed returns as soon as one is done", "[wait]") {
 TEST_CASE("wait first_exception returns at the first failure", "[wait]") {
     run_test([] {
         std::vector<aio::task<int>> tasks = sleepers({50});
-        tasks.push_back(aio::create_task([]() -> int { aio::sleep(5ms); throw std::runtime_error("x"); }));
+        tasks.push_back(aio::create_task([]() -> int {
+            aio::sleep(5ms);
+            throw std::runtime_error("x");
+        }));
         auto r = aio::wait(tasks, aio::return_when::first_exception);
         CHECK(r.done.size() == 1);
         CHECK(r.done[0].exception() != nullptr);
@@ -84,13 +90,22 @@ TEST_CASE("cancelling a wait does not cancel the tasks", "[wait][cancel]") {
 
 TEST_CASE("wait_for returns the value in time", "[wait_for][timeout]") {
     run_test([] {
-        auto t = aio::create_task([] { aio::sleep(5ms); return 1; });
+        auto t = aio::create_task([] {
+            aio::sleep(5ms);
+            return 1;
+        });
         CHECK(aio::wait_for(t, 10ms) == 1);
-        CHECK(aio::wait_for([] { aio::sleep(1ms); return 2; }, 10ms) == 2);
+        CHECK(aio::wait_for(
+                  [] {
+                      aio::sleep(1ms);
+                      return 2;
+                  },
+                  10ms) == 2);
     });
 }
 
-TEST_CASE("wait_for cancels the task on timeout and says how long it waited", "[wait_for][timeout]") {
+TEST_CASE("wait_for cancels the task on timeout and says how long it waited",
+          "[wait_for][timeout]") {
     run_test([] {
         bool unwound = false;
         auto t = aio::create_task([&] {

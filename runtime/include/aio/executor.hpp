@@ -120,7 +120,8 @@ auto run_in_executor(thread_pool_executor* executor, Fn&& fn, Args&&... args)
 /// Runs `fn(args...)` on the loop's default executor (asyncio.to_thread). Same contract as
 /// run_in_executor.
 template <class Fn, class... Args>
-auto to_thread(Fn&& fn, Args&&... args) -> std::invoke_result_t<std::decay_t<Fn>, std::decay_t<Args>...> {
+auto to_thread(Fn&& fn, Args&&... args)
+    -> std::invoke_result_t<std::decay_t<Fn>, std::decay_t<Args>...> {
     return run_in_executor(nullptr, std::forward<Fn>(fn), std::forward<Args>(args)...);
 }
 

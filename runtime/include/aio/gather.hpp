@@ -86,8 +86,9 @@ auto gathered_outcome(task<T>& t) {
 }
 
 template <class X>
-concept task_handle = std::is_base_of_v<task_ref, std::remove_cvref_t<X>> &&
-                      requires { typename std::remove_cvref_t<X>::value_type; };
+concept task_handle = std::is_base_of_v<task_ref, std::remove_cvref_t<X>> && requires {
+    typename std::remove_cvref_t<X>::value_type;
+};
 
 /// What the variadic gather accepts: a task handle, or a function to start as a task.
 template <class X>
@@ -109,9 +110,7 @@ namespace detail {
 template <class Tuple>
 auto bases_of(Tuple& tasks) {
     return std::apply(
-        [](auto&... t) {
-            return std::array<task_base*, std::tuple_size_v<Tuple>>{t.base()...};
-        },
+        [](auto&... t) { return std::array<task_base*, std::tuple_size_v<Tuple>>{t.base()...}; },
         tasks);
 }
 
@@ -143,8 +142,7 @@ auto bases_of(const std::vector<task<T>>& tasks) {
 /// has failed): cancelling the caller cancels every task not yet done, waits for them to
 /// finish, and raises cancelled_error. A task<void> contributes aio::nothing.
 template <class... Xs>
-    requires(sizeof...(Xs) > 0 && (detail::gatherable<Xs> && ...))
-auto gather(Xs&&... xs) {
+requires(sizeof...(Xs) > 0 && (detail::gatherable<Xs> && ...)) auto gather(Xs&&... xs) {
     // Braced initialization: tasks are created left to right, in argument order.
     auto tasks = std::tuple<decltype(detail::to_task(std::forward<Xs>(xs)))...>{
         detail::to_task(std::forward<Xs>(xs))...};
@@ -160,8 +158,8 @@ auto gather(Xs&&... xs) {
 /// gather(return_exceptions, ...): waits for every task and returns a tuple of outcome<T>, so
 /// failures are returned rather than raised. Same cancellation contract as gather.
 template <class... Xs>
-    requires(sizeof...(Xs) > 0 && (detail::gatherable<Xs> && ...))
-auto gather(return_exceptions_t, Xs&&... xs) {
+requires(sizeof...(Xs) > 0 && (detail::gatherable<Xs> && ...)) auto gather(return_exceptions_t,
+                                                                           Xs&&... xs) {
     // Braced initialization: tasks are created left to right, in argument order.
     auto tasks = std::tuple<decltype(detail::to_task(std::forward<Xs>(xs)))...>{
         detail::to_task(std::forward<Xs>(xs))...};

@@ -22,7 +22,7 @@ T shield(task<T>& t) {
 /// goes on to its end on its own (detached); a failure nobody then retrieves reaches the loop's
 /// exception handler, so it is never lost. Yield point and cancellation point.
 template <class Fn>
-    requires std::is_invocable_v<Fn>
+requires std::is_invocable_v<Fn>
 auto shield(Fn&& fn) {
     auto t = aio::create_task(std::forward<Fn>(fn));
     try {

@@ -259,7 +259,7 @@ template <class Fn, class... Args>
 task_base* make_task(Fn&& fn, Args&&... args) {
     using R = task_result_t<Fn, Args...>;
     return new task_impl<R, std::decay_t<Fn>, std::decay_t<Args>...>(std::forward<Fn>(fn),
-                                                                      std::forward<Args>(args)...);
+                                                                     std::forward<Args>(args)...);
 }
 
 }  // namespace detail
@@ -269,10 +269,9 @@ task_base* make_task(Fn&& fn, Args&&... args) {
 /// std::ref to share. Does not suspend: the task starts in the loop's next ready batch.
 /// Throws usage_error outside a running loop.
 template <class Fn, class... Args>
-    requires(!std::same_as<std::remove_cvref_t<Fn>, task_options>)
-[[nodiscard("a task handle dropped without get() or detach() is a never-awaited task")]]
-AIO_ALWAYS_INLINE auto create_task(Fn&& fn, Args&&... args)
-    -> task<detail::task_result_t<Fn, Args...>> {
+requires(!std::same_as<std::remove_cvref_t<Fn>, task_options>) [[nodiscard(
+    "a task handle dropped without get() or detach() is a never-awaited task")]] AIO_ALWAYS_INLINE
+    auto create_task(Fn&& fn, Args&&... args) -> task<detail::task_result_t<Fn, Args...>> {
     static_assert(std::is_invocable_v<std::decay_t<Fn>, std::decay_t<Args>...>,
                   "create_task(fn, args...): fn cannot be called with these arguments");
     detail::task_base* t = detail::make_task(std::forward<Fn>(fn), std::forward<Args>(args)...);
@@ -284,8 +283,9 @@ AIO_ALWAYS_INLINE auto create_task(Fn&& fn, Args&&... args)
 /// create_task with a name, a stack size, and the creation site captured where `opts` was
 /// built. Same contract as above.
 template <class Fn, class... Args>
-[[nodiscard("a task handle dropped without get() or detach() is a never-awaited task")]]
-AIO_ALWAYS_INLINE auto create_task(task_options opts, Fn&& fn, Args&&... args)
+[[nodiscard("a task handle dropped without get() or detach() is a never-awaited "
+            "task")]] AIO_ALWAYS_INLINE auto
+create_task(task_options opts, Fn&& fn, Args&&... args)
     -> task<detail::task_result_t<Fn, Args...>> {
     static_assert(std::is_invocable_v<std::decay_t<Fn>, std::decay_t<Args>...>,
                   "create_task(options, fn, args...): fn cannot be called with these arguments");

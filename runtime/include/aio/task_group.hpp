@@ -32,8 +32,8 @@ public:
     /// Starts `fn(args...)` as a child task. Does not suspend. Throws usage_error if the group
     /// has finished or is shutting down after a failure.
     template <class Fn, class... Args>
-        requires(!std::same_as<std::remove_cvref_t<Fn>, task_options>)
-    auto create_task(Fn&& fn, Args&&... args) {
+    requires(!std::same_as<std::remove_cvref_t<Fn>, task_options>) auto create_task(
+        Fn&& fn, Args&&... args) {
         check_open();
         auto t = aio::create_task(std::forward<Fn>(fn), std::forward<Args>(args)...);
         adopt(t);
@@ -43,7 +43,8 @@ public:
     template <class Fn, class... Args>
     auto create_task(task_options opts, Fn&& fn, Args&&... args) {
         check_open();
-        auto t = aio::create_task(std::move(opts), std::forward<Fn>(fn), std::forward<Args>(args)...);
+        auto t =
+            aio::create_task(std::move(opts), std::forward<Fn>(fn), std::forward<Args>(args)...);
         adopt(t);
         return t;
     }

@@ -43,7 +43,9 @@ public:
     /// loop iteration. Throws invalid_state_error once the scope has expired or exited.
     void reschedule(time_point when);
     /// True once the deadline has passed and the scope cancelled its task.
-    [[nodiscard]] bool expired() const noexcept { return state_ != state::active && state_ != state::exited_clean; }
+    [[nodiscard]] bool expired() const noexcept {
+        return state_ != state::active && state_ != state::exited_clean;
+    }
 
     // Called by timeout()/timeout_at() when the function ends; not for users.
     /// Returns true when the cancellation that ended the function is this scope's own and

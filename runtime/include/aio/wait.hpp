@@ -43,8 +43,8 @@ std::ptrdiff_t wait_any(std::span<task_base* const> tasks, const std::vector<boo
 /// condition already holds (cancelling the caller does not cancel the tasks). Throws
 /// value_error if `tasks` is empty.
 template <class T>
-wait_result<T> wait(const std::vector<task<T>>& tasks, return_when when = return_when::all_completed,
-                    duration timeout = no_timeout) {
+wait_result<T> wait(const std::vector<task<T>>& tasks,
+                    return_when when = return_when::all_completed, duration timeout = no_timeout) {
     if (tasks.empty()) {
         throw value_error("aio::wait: the set of tasks is empty; pass at least one task");
     }
@@ -72,7 +72,7 @@ T wait_for(task<T>& t, duration d) {
 /// Runs `fn` in the current task with a deadline `d` (asyncio.wait_for on a coroutine):
 /// same as timeout(d, fn).
 template <class Fn>
-    requires std::is_invocable_v<Fn>
+requires std::is_invocable_v<Fn>
 auto wait_for(Fn&& fn, duration d) {
     return timeout(d, std::forward<Fn>(fn));
 }

@@ -103,7 +103,7 @@ public:
     // Scheduling.
     task_state state_ = task_state::scheduled;
     task_outcome outcome_ = task_outcome::none;
-    context_slot slot_{};  // the fiber's saved context while it is not running
+    context_slot slot_{};           // the fiber's saved context while it is not running
     fiber_stack* stack_ = nullptr;  // acquired at the first step, released when done
 
     // Parking. Invariant: `cancellable_park_` is true only while the task is suspended in
@@ -120,8 +120,8 @@ public:
     std::string cancel_message_;
 
     // Observation, for never-awaited / exception-never-retrieved.
-    bool observed_ = false;            // get/result/exception/gather/task_group took it over
-    bool exception_retrieved_ = false; // its failure reached someone
+    bool observed_ = false;             // get/result/exception/gather/task_group took it over
+    bool exception_retrieved_ = false;  // its failure reached someone
     bool detached_ = false;
 
     std::exception_ptr exception_;
