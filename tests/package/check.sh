@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# Installs aio from a build tree into a temporary prefix, builds the application in this folder
+# against it with find_package(aio), and runs it. Usage: check.sh BUILD_DIR
+set -euo pipefail
+build=$1
+here=$(cd "$(dirname "$0")" && pwd)
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+cmake --install "$build" --prefix "$work/prefix" >/dev/null
+cmake -S "$here" -B "$work/app" -G Ninja -DCMAKE_PREFIX_PATH="$work/prefix" >/dev/null
+cmake --build "$work/app" >/dev/null
+out=$("$work/app/app")
+[ "$out" = "42" ] || { echo "expected 42, got '$out'" >&2; exit 1; }
+echo "find_package(aio) consumer built and ran: $out"
