@@ -8,7 +8,7 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 cmake --install "$build" --prefix "$work/prefix" >/dev/null
 cmake -S "$here" -B "$work/app" -G Ninja -DCMAKE_PREFIX_PATH="$work/prefix" >/dev/null
-cmake --build "$work/app" >/dev/null
+cmake --build "$work/app" >"$work/build.log" 2>&1 || { cat "$work/build.log" >&2; exit 1; }
 out=$("$work/app/app")
 [ "$out" = "42" ] || { echo "expected 42, got '$out'" >&2; exit 1; }
 echo "find_package(aio) consumer built and ran: $out"

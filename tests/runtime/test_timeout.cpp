@@ -163,3 +163,22 @@ TEST_CASE("a timeout that expires after the function returned changes nothing", 
         },
         {.virtual_time = false});
 }
+
+TEST_CASE("cancelling a task inside nested timeouts is a cancellation, not a timeout",
+          "[timeout][cancel]") {
+    run_test([] {
+        bool saw_timeout = false;
+        auto t = aio::create_task([&] {
+            try {
+                aio::timeout(1h, [] { aio::timeout(30min, [] { aio::sleep(2h); }); });
+            } catch (const aio::timeout_error&) {
+                saw_timeout = true;
+            }
+        });
+        aio::sleep(1ms);
+        t.cancel("shutdown");
+        CHECK_THROWS_WITH(t.get(), "aio::cancelled_error: shutdown");
+        CHECK_FALSE(saw_timeout);
+        CHECK(t.cancelled());
+    });
+}
