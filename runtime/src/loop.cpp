@@ -301,6 +301,10 @@ void loop_core::run_until_done(task_base* main) {
 // failures of the cancelled tasks, shut the default executor down.
 void loop_core::shutdown() {
     closing_ = true;
+    if (AIO_UNLIKELY(instrumented_)) {
+        capture_suspension_points();
+        each_instrument([&](instrument& i) { i.shutdown_started(facade_); });
+    }
     std::vector<task_ref> left = aio::all_tasks();
     for (auto& t : left) {
         t.cancel();
@@ -539,6 +543,12 @@ time_point timer_handle::when() const noexcept {
 
 namespace detail {
 
+namespace {
+std::atomic<debug_factory> the_debug_factory{nullptr};
+}  // namespace
+
+void set_debug_factory(debug_factory factory) noexcept { the_debug_factory.store(factory); }
+
 runner::runner(run_options options) {
     if (current_loop() != nullptr) {
         throw usage_error("aio::run() cannot be called from a running event loop; inside a task, "
@@ -547,6 +557,18 @@ runner::runner(run_options options) {
     core_ = new loop_core(options);
     set_current_loop(core_);
     install_overflow_handler();
+    if (debug_factory make = the_debug_factory.load()) {
+        try {
+            if (std::unique_ptr<instrument> i = make(core_->facade_, options)) {
+                core_->add_instrument(i.get());
+                core_->owned_instruments_.push_back(std::move(i));
+            }
+        } catch (...) {
+            std::string msg = "aio: debug mode could not start: " +
+                              describe_exception(std::current_exception()) + "\n";
+            std::fputs(msg.c_str(), stderr);
+        }
+    }
     if (options.handle_signals && on_main_thread() && !sigint_installed) {
         struct sigaction current {};
         ::sigaction(SIGINT, nullptr, &current);

@@ -115,6 +115,9 @@ public:
     void on_handle_dropped(task_base* t) noexcept;
     void on_task_destroyed(task_base* t) noexcept;
     void report_unretrieved(task_base* t) noexcept;
+    /// Has every parked task report where it waits (instrument task_suspended_at).
+    void capture_suspension_points();
+    void report_suspension(task_base& t) noexcept;
     [[noreturn]] void stack_overflow(task_base& t) noexcept;
 
     // ---- the loop (loop.cpp) ----
@@ -183,6 +186,7 @@ public:
     loop::statistics stats_{};
 
     std::vector<instrument*> instruments_;
+    std::vector<std::unique_ptr<instrument>> owned_instruments_;  // debug mode's
     bool instrumented_ = false;
 
     loop::exception_handler exception_handler_;

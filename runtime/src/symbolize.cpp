@@ -38,16 +38,19 @@ source_site symbolize(void* addr) {
         backward::ResolvedTrace trace =
             resolver.resolve(backward::ResolvedTrace(backward::Trace(lookup, 0)));
         // Innermost first: the inlined aio templates, then the user's code that called them.
+        // backward labels each location with the function called there; the function a
+        // location lies in is the next label outwards (the source's label for the last).
         std::vector<backward::ResolvedTrace::SourceLoc> chain;
         chain.push_back(trace.source);
         for (auto& s : trace.inliners) {
             chain.push_back(s);
         }
-        for (auto& s : chain) {
+        for (std::size_t k = 0; k < chain.size(); ++k) {
+            const auto& s = chain[k];
             if (!s.filename.empty() && !is_aio_frame(s.filename)) {
                 out.file = s.filename;
                 out.line = static_cast<std::uint32_t>(s.line);
-                out.function = s.function;
+                out.function = k + 1 < chain.size() ? chain[k + 1].function : trace.source.function;
                 break;
             }
         }

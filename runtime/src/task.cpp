@@ -222,6 +222,24 @@ void checkpoint(task_base& t) {
     }
 }
 
+namespace {
+
+// The loop resumed a parked task only to learn where it waits: report, and park again unless
+// something real happened meanwhile (a notification, or a cancellation of a cancellable park).
+void serve_captures(task_base& t) noexcept {
+    while (AIO_UNLIKELY(t.capture_)) {
+        t.capture_ = false;
+        t.loop_->report_suspension(t);
+        if (t.notified_ || (t.cancellable_park_ && t.must_cancel_)) {
+            return;
+        }
+        t.state_ = task_state::suspended;
+        t.loop_->switch_to_loop(t);
+    }
+}
+
+}  // namespace
+
 bool park_or_cancelled(task_base& t) noexcept {
     if (t.must_cancel_) {
         return false;
@@ -230,6 +248,7 @@ bool park_or_cancelled(task_base& t) noexcept {
     t.cancellable_park_ = true;
     t.state_ = task_state::suspended;
     t.loop_->switch_to_loop(t);
+    serve_captures(t);
     t.cancellable_park_ = false;
     return t.notified_;  // only a cancellation wakes an un-notified park
 }
@@ -250,6 +269,28 @@ void park_uncancellable(task_base& t) noexcept {
     t.cancellable_park_ = false;
     t.state_ = task_state::suspended;
     t.loop_->switch_to_loop(t);
+    serve_captures(t);
+}
+
+void loop_core::report_suspension(task_base& t) noexcept {
+    if (instrumented_) {
+        task_ref ref(&t);
+        each_instrument([&](instrument& i) { i.task_suspended_at(ref); });
+    }
+}
+
+void loop_core::capture_suspension_points() {
+    bool any = false;
+    for (task_base* t = all_head_; t != nullptr; t = t->all_next_) {
+        if (t->state_ == task_state::suspended && t != current_) {
+            t->capture_ = true;
+            schedule_task(t);
+            any = true;
+        }
+    }
+    if (any) {
+        run_once();
+    }
 }
 
 void yield_now(task_base& t) {

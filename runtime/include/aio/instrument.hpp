@@ -63,6 +63,14 @@ public:
     virtual void before_io_wait(duration timeout) noexcept { (void)timeout; }
     /// The loop returned from its I/O wait.
     virtual void after_io_wait() noexcept {}
+    /// The main task is done and run() is about to cancel the tasks still pending (listed by
+    /// all_tasks()); their suspension points have just been reported to
+    /// task_suspended_at.
+    virtual void shutdown_started(loop& l) noexcept { (void)l; }
+    /// Called on `t`'s own fiber stack, from inside the yield point where it is suspended,
+    /// when someone asked where it waits (capture_suspension_points). Capture raw addresses
+    /// only: the fiber's stack is small.
+    virtual void task_suspended_at(const task_ref& t) noexcept { (void)t; }
     /// The loop is closing: the main task is done and leftovers were cancelled and awaited.
     /// Tasks still listed by all_tasks() and resources still open are leaks.
     virtual void loop_closing(loop& l) noexcept { (void)l; }

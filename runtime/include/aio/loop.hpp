@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <exception>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <type_traits>
@@ -46,6 +47,11 @@ struct run_options {
     bool handle_signals = true;
     /// Instruments to install before the main task starts (not owned; must outlive run()).
     std::vector<instrument*> instruments;
+    /// Debug-mode settings in the syntax of ASYNC_DEBUG ("1", "slow=50ms,strict", ...). When
+    /// set, they take the place of the environment variable for this run (tests use this).
+    /// Read only when the debug library is linked (aio::aio links it; aio::runtime alone
+    /// does not).
+    std::optional<std::string> debug;
     /// How long closing the loop waits for the default executor's threads to finish.
     duration executor_shutdown_timeout = std::chrono::seconds(300);
 };
@@ -156,6 +162,12 @@ private:
 loop& get_running_loop();
 
 namespace detail {
+
+/// Makes the instrument a loop installs when it starts (or nullptr for none). The debug
+/// library registers one at program start; the runtime knows nothing else about it.
+using debug_factory = std::unique_ptr<instrument> (*)(loop&, const run_options&);
+/// Registers the debug factory (the last registration wins).
+void set_debug_factory(debug_factory factory) noexcept;
 
 /// How many guard-paged fiber stacks the process may hold at once (the rest use canaries).
 std::size_t stack_pool_guarded_budget() noexcept;

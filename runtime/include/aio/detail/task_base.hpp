@@ -110,6 +110,9 @@ public:
     // park(); `notified_` is set by the first waker of that park and cleared when parking.
     bool cancellable_park_ = false;
     bool notified_ = false;
+    // Set by the loop to have a parked task report where it waits (instrument
+    // task_suspended_at), on its own stack, and park again.
+    bool capture_ = false;
 
     // Cancellation, as asyncio 3.11+: `cancel_requests_` is cancelling(); `must_cancel_` means a
     // cancelled_error is owed at the next yield point; `cancels_delivered_` counts how many

@@ -1,0 +1,51 @@
+// Debug-mode settings: what ASYNC_DEBUG (or run_options::debug) says. See docs/debug-mode.md.
+#pragma once
+
+#include <aio/loop.hpp>
+
+#include <chrono>
+#include <cstddef>
+#include <set>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace aio::debug {
+
+enum class color_mode { automatic, always, never };
+
+/// Parsed settings. `enabled` is false when debug mode is off.
+struct config {
+    bool enabled = false;
+    duration slow = std::chrono::milliseconds(100);   ///< slow-callback threshold (asyncio's)
+    duration stall = std::chrono::milliseconds(100);  ///< stall threshold
+    std::string report_path;                          ///< JSON report at loop close ("" = none)
+    bool strict = false;                              ///< exit non-zero when there were findings
+    std::set<std::string, std::less<>> only;          ///< run only these detectors (empty = all)
+    std::set<std::string, std::less<>> skip;          ///< never run these
+    color_mode color = color_mode::automatic;
+    std::size_t stack_depth = 12;  ///< frames shown per stack
+
+    /// True if detector `id` is on under these settings.
+    [[nodiscard]] bool wants(std::string_view id) const;
+};
+
+/// The outcome of parsing: the settings, or an error (then debug mode stays off).
+struct parse_result {
+    config settings;
+    std::string error;  ///< one line naming the key, the value and what is accepted
+};
+
+/// Parses the ASYNC_DEBUG syntax: "", "0" (off); "1" (on, defaults); or a comma list of
+/// `slow=<dur>`, `stall=<dur>`, `report=<path>` (%p is the pid), `strict`, `only=<ids>`,
+/// `skip=<ids>` (ids joined with '+'), `color=auto|always|never`, `stacks=<1..64>`, and `1`.
+/// Durations take `us`, `ms` or `s`. Never throws.
+parse_result parse_config(std::string_view text);
+
+/// Parses a duration such as "50ms", "1.5s", "200us"; false if it is not one.
+bool parse_duration(std::string_view text, duration& out);
+
+/// The stable ids of every detector.
+const std::vector<std::string>& detector_ids();
+
+}  // namespace aio::debug

@@ -1,0 +1,31 @@
+// cancel-swallowed: a task was cancelled (the cancellation was delivered to it) and returned
+// normally anyway, without uncancel(): some catch (...) or catch (const cancelled_error&)
+// ate it. The canceller believes the task stopped; it did not.
+#include "detectors.hpp"
+
+namespace aio::debug::detectors {
+
+void cancel_swallowed(session& s, const task_ref& t) {
+    const detail::task_base* b = t.base();
+    if (b->outcome_ != detail::task_outcome::value || b->cancels_delivered_ == 0 || t.cancelling() == 0) {
+        return;
+    }
+    raw_finding r;
+    r.f.id = "cancel-swallowed";
+    r.f.severity = "error";
+    r.f.task_id = t.id();
+    r.f.task_name = t.name();
+    r.f.message = "cancelled " + std::to_string(b->cancels_delivered_) + " time(s), cancelling() is " +
+                  std::to_string(t.cancelling()) + ", and the task returned a value";
+    r.title = "task '" + t.name() + "' swallowed its cancellation";
+    r.creation = s.creation_of(t);
+    r.creation_site = t.raw_creation_site().caller;
+    r.f.why = "whoever cancelled the task (a timeout, a task_group, shutdown) believes it stopped; "
+              "timeouts stop working and shutdown waits for a task that keeps going";
+    r.f.fix = "rethrow aio::cancelled_error after cleanup (catch (...) { cleanup(); throw; }); if "
+              "stopping the cancellation is really meant, call aio::current_task().uncancel()";
+    r.f.lesson = "cancel-swallowed";
+    s.report(std::move(r));
+}
+
+}  // namespace aio::debug::detectors

@@ -1,0 +1,15 @@
+// The detectors: one file each, called by the session on the runtime's events.
+#pragma once
+
+#include "../session.hpp"
+
+namespace aio::debug::detectors {
+
+void never_awaited(session& s, const task_ref& t);                  // task_handle_dropped
+void exception_never_retrieved(session& s, const task_ref& t);      // task_exception_unretrieved
+void slow_callback(session& s, const task_ref& t, duration step);   // after_task_step
+void cancel_swallowed(session& s, const task_ref& t);               // task_done
+void pending_at_close(session& s, loop& l);                         // shutdown_started
+void leaked_resource(session& s, loop& l);                          // loop_closing
+
+}  // namespace aio::debug::detectors

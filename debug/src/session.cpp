@@ -1,0 +1,291 @@
+#include "session.hpp"
+
+#include "detectors/detectors.hpp"
+
+#include <aio/errors.hpp>
+
+#include <atomic>
+#include <cstdio>
+#include <ctime>
+#include <fstream>
+
+#include <unistd.h>
+
+namespace aio::debug {
+
+namespace {
+
+std::atomic<std::size_t> process_findings{0};
+
+const char* bold(bool on) { return on ? "\x1b[1m" : ""; }
+const char* red(bool on) { return on ? "\x1b[31m" : ""; }
+const char* yellow(bool on) { return on ? "\x1b[33m" : ""; }
+const char* dim(bool on) { return on ? "\x1b[2m" : ""; }
+const char* reset(bool on) { return on ? "\x1b[0m" : ""; }
+
+std::string iso_now() {
+    std::time_t t = std::time(nullptr);
+    std::tm tm{};
+    ::gmtime_r(&t, &tm);
+    char buf[32];
+    std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    return buf;
+}
+
+std::string program_name() {
+    char buf[4096];
+    ssize_t n = ::readlink("/proc/self/exe", buf, sizeof buf - 1);
+    return n > 0 ? std::string(buf, static_cast<std::size_t>(n)) : std::string("?");
+}
+
+std::string merge_key(const raw_finding& r) {
+    char buf[64];
+    void* site = !r.culprit.empty() ? r.culprit.front()
+                 : r.creation != nullptr && !r.creation->empty() ? r.creation->front()
+                                                                  : r.creation_site;
+    std::snprintf(buf, sizeof buf, "@%p", site);
+    return r.f.id + buf + (site == nullptr ? r.title : std::string());
+}
+
+}  // namespace
+
+session::session(config settings, loop& l, std::string options_text)
+    : cfg_(std::move(settings))
+    , loop_(&l)
+    , options_text_(std::move(options_text))
+    , start_(l.time())
+    , started_iso_(iso_now()) {
+    color_ = cfg_.color == color_mode::always ||
+             (cfg_.color == color_mode::automatic && ::isatty(STDERR_FILENO) != 0);
+    // backtrace() loads libgcc's unwinder on first use; do it now, not in a signal handler.
+    (void)capture_stack(2);
+}
+
+session::~session() = default;
+
+std::size_t session::findings_in_process() noexcept { return process_findings.load(); }
+
+double session::now_ms() const noexcept {
+    return std::chrono::duration<double, std::milli>(loop_->time() - start_).count();
+}
+
+const raw_stack* session::creation_of(const task_ref& t) const noexcept {
+    return t ? static_cast<const raw_stack*>(t.base()->instrument_data_) : nullptr;
+}
+
+raw_stack session::suspension_of(const task_ref& t) const {
+    auto it = suspensions_.find(t.id());
+    return it != suspensions_.end() ? it->second : raw_stack{};
+}
+
+// ---- events ------------------------------------------------------------------------------
+
+void session::task_spawned(const task_ref& t) noexcept {
+    // One full unwind per distinct spawning site, shared by every task spawned there.
+    void* site = t.raw_creation_site().caller;
+    try {
+        auto it = creation_stacks_.find(site);
+        if (it == creation_stacks_.end()) {
+            auto stack = std::make_unique<raw_stack>(capture_stack());
+            // Drop the frames of the spawn call itself (inside aio).
+            it = creation_stacks_.emplace(site, std::move(stack)).first;
+        }
+        t.base()->instrument_data_ = it->second.get();
+    } catch (...) {
+    }
+}
+
+void session::before_task_step(const task_ref&) noexcept { step_start_ = clock::now(); }
+
+void session::after_task_step(const task_ref& t) noexcept {
+    duration step = clock::now() - step_start_;
+    if (step > cfg_.slow && wants("slow-callback")) {
+        detectors::slow_callback(*this, t, step);
+    }
+    flush();
+}
+
+void session::task_done(const task_ref& t) noexcept {
+    if (wants("cancel-swallowed")) {
+        detectors::cancel_swallowed(*this, t);
+    }
+}
+
+void session::task_handle_dropped(const task_ref& t) noexcept {
+    if (wants("never-awaited")) {
+        detectors::never_awaited(*this, t);
+    }
+}
+
+void session::task_exception_unretrieved(const task_ref& t) noexcept {
+    if (wants("exception-never-retrieved")) {
+        detectors::exception_never_retrieved(*this, t);
+    }
+}
+
+void session::task_suspended_at(const task_ref& t) noexcept {
+    try {
+        suspensions_[t.id()] = capture_stack();
+    } catch (...) {
+    }
+}
+
+void session::before_io_wait(duration) noexcept { flush(); }
+
+void session::shutdown_started(loop& l) noexcept {
+    if (wants("pending-at-close")) {
+        detectors::pending_at_close(*this, l);
+    }
+    flush();
+}
+
+void session::loop_closing(loop& l) noexcept {
+    if (wants("leaked-resource")) {
+        detectors::leaked_resource(*this, l);
+    }
+    flush();
+    print_summary();
+    if (!cfg_.report_path.empty()) {
+        write_report();
+    }
+}
+
+// ---- findings ----------------------------------------------------------------------------
+
+void session::report(raw_finding r) noexcept {
+    try {
+        r.f.at_ms = now_ms();
+        queue_.push_back(std::move(r));
+    } catch (...) {
+    }
+}
+
+void session::flush() noexcept {
+    if (queue_.empty()) {
+        return;
+    }
+    std::vector<raw_finding> batch;
+    batch.swap(queue_);
+    for (auto& r : batch) {
+        try {
+            std::string key = merge_key(r);
+            if (auto it = merged_.find(key); it != merged_.end()) {
+                finding& f = findings_[it->second];
+                ++f.count;
+                if (r.f.duration_ms > f.duration_ms) {
+                    f.duration_ms = r.f.duration_ms;
+                }
+                ++process_findings;
+                continue;
+            }
+            finding f = std::move(r.f);
+            f.culprit = symbolize(r.culprit, cfg_.stack_depth);
+            if (r.creation != nullptr) {
+                f.creation = symbolize(*r.creation, cfg_.stack_depth);
+            } else if (r.creation_site != nullptr) {
+                f.creation = symbolize(raw_stack{r.creation_site}, cfg_.stack_depth);
+            }
+            const auto& place = !f.culprit.empty() ? f.culprit : f.creation;
+            f.title = r.title + (f.culprit.empty() ? " (created at " : " at ") + where(place) +
+                      (f.culprit.empty() ? ")" : "");
+            merged_.emplace(key, findings_.size());
+            findings_.push_back(std::move(f));
+            ++process_findings;
+            print(findings_.back(), true);
+        } catch (...) {
+        }
+    }
+}
+
+void session::print(const finding& f, bool) noexcept {
+    try {
+        const bool c = color_;
+        std::string out;
+        out += std::string(bold(c)) + "aio debug: " + (f.severity == "error" ? red(c) : yellow(c)) + "[" +
+               f.id + "]" + reset(c) + bold(c) + " " + f.title + reset(c) + "\n";
+        auto line = [&](const std::string& label, const std::string& text) {
+            if (!text.empty()) {
+                out += "    " + std::string(dim(c)) + label + ":" + reset(c) + " " + text + "\n";
+            }
+        };
+        line("task", f.task_name.empty() ? "" : "'" + f.task_name + "' (id " + std::to_string(f.task_id) + ")");
+        if (f.duration_ms >= 0) {
+            line("duration", format_duration(std::chrono::nanoseconds(static_cast<long long>(f.duration_ms * 1e6))));
+        }
+        line("details", f.message);
+        auto stack = [&](const std::string& label, const std::vector<frame>& frames) {
+            if (frames.empty()) {
+                return;
+            }
+            out += "    " + std::string(dim(c)) + label + ":" + reset(c) + "\n";
+            std::size_t i = 0;
+            for (const auto& fr : frames) {
+                out += "      #" + std::to_string(i++) + " " + where({fr}) + "\n";
+                if (i == 1) {
+                    for (std::size_t k = 0; k < fr.snippet.size(); ++k) {
+                        std::uint32_t n = fr.snippet_first_line + static_cast<std::uint32_t>(k);
+                        out += std::string("         ") + (n == fr.line ? ">" : " ") + " " + std::to_string(n) +
+                               " | " + fr.snippet[k] + "\n";
+                    }
+                }
+            }
+        };
+        stack("where", f.culprit);
+        stack("created at", f.creation);
+        line("why it hurts", f.why);
+        line("fix", f.fix);
+        line("lesson", f.lesson);
+        std::fputs(out.c_str(), stderr);
+    } catch (...) {
+    }
+}
+
+void session::print_summary() noexcept {
+    try {
+        auto st = loop_->stats();
+        std::map<std::string, std::size_t> counts;
+        std::size_t total = 0;
+        for (const auto& f : findings_) {
+            counts[f.id] += f.count;
+            total += f.count;
+        }
+        std::string text = "aio debug: summary: " + std::to_string(total) + " finding" + (total == 1 ? "" : "s");
+        if (!counts.empty()) {
+            text += " (";
+            bool first = true;
+            for (auto& [id, n] : counts) {
+                text += (first ? "" : ", ") + id + " " + std::to_string(n);
+                first = false;
+            }
+            text += ")";
+        }
+        text += "; " + std::to_string(st.tasks_spawned) + " tasks spawned, peak " +
+                std::to_string(st.peak_tasks_alive) + " alive, " + std::to_string(st.steps) + " steps\n";
+        std::fputs(text.c_str(), stderr);
+    } catch (...) {
+    }
+}
+
+void session::write_report() noexcept {
+    try {
+        run_summary run;
+        run.program = program_name();
+        run.pid = static_cast<long>(::getpid());
+        run.started = started_iso_;
+        run.options = options_text_;
+        run.duration_ms = now_ms();
+        auto st = loop_->stats();
+        run.tasks_spawned = st.tasks_spawned;
+        run.peak_tasks_alive = st.peak_tasks_alive;
+        run.steps = st.steps;
+        std::ofstream out(cfg_.report_path, std::ios::trunc);
+        out << to_json(run, findings_);
+        if (!out) {
+            std::string msg = "aio debug: cannot write the report to " + cfg_.report_path + "\n";
+            std::fputs(msg.c_str(), stderr);
+        }
+    } catch (...) {
+    }
+}
+
+}  // namespace aio::debug

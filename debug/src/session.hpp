@@ -1,0 +1,83 @@
+// The debug-mode instrument: one per loop. It receives the runtime's events, hands them to
+// the detectors (detectors/*.cpp), collects their findings, prints them on stderr from the
+// loop's own stack, and writes the summary and the JSON report when the loop closes.
+#pragma once
+
+#include "stacks.hpp"
+
+#include <aio/debug/config.hpp>
+#include <aio/debug/report.hpp>
+#include <aio/instrument.hpp>
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+namespace aio::debug {
+
+/// A finding as a detector reports it: raw stacks, symbolized when it is printed.
+struct raw_finding {
+    finding f;                  ///< everything but the frames and the final title
+    std::string title;          ///< what happened, without the place
+    raw_stack culprit;          ///< where it happened (may be empty)
+    const raw_stack* creation = nullptr;  ///< where the task was created (interned)
+    void* creation_site = nullptr;        ///< raw creation address when no stack is known
+};
+
+class session final : public instrument {
+public:
+    session(config settings, loop& l, std::string options_text);
+    ~session() override;
+
+    // instrument
+    void task_spawned(const task_ref& t) noexcept override;
+    void before_task_step(const task_ref& t) noexcept override;
+    void after_task_step(const task_ref& t) noexcept override;
+    void task_done(const task_ref& t) noexcept override;
+    void task_handle_dropped(const task_ref& t) noexcept override;
+    void task_exception_unretrieved(const task_ref& t) noexcept override;
+    void task_suspended_at(const task_ref& t) noexcept override;
+    void before_io_wait(duration timeout) noexcept override;
+    void shutdown_started(loop& l) noexcept override;
+    void loop_closing(loop& l) noexcept override;
+
+    /// Queues a finding; cheap, callable on a fiber stack. Printed at the next flush.
+    void report(raw_finding r) noexcept;
+    /// Symbolizes and prints the queued findings. Loop stack only.
+    void flush() noexcept;
+
+    [[nodiscard]] const config& settings() const noexcept { return cfg_; }
+    [[nodiscard]] bool wants(std::string_view id) const { return cfg_.wants(id); }
+    /// Milliseconds since the loop started.
+    [[nodiscard]] double now_ms() const noexcept;
+    /// The interned creation stack of `t` (nullptr if unknown).
+    [[nodiscard]] const raw_stack* creation_of(const task_ref& t) const noexcept;
+    /// Where `t` was last seen suspended (empty if unknown).
+    [[nodiscard]] raw_stack suspension_of(const task_ref& t) const;
+
+    /// Findings so far in this process (all loops), for strict mode.
+    static std::size_t findings_in_process() noexcept;
+
+private:
+    void print(const finding& f, bool first_time) noexcept;
+    void print_summary() noexcept;
+    void write_report() noexcept;
+
+    config cfg_;
+    loop* loop_;
+    std::string options_text_;
+    time_point start_;
+    std::string started_iso_;
+    std::vector<raw_finding> queue_;
+    std::vector<finding> findings_;
+    std::map<std::string, std::size_t> merged_;  // merge key -> index in findings_
+    std::unordered_map<void*, std::unique_ptr<raw_stack>> creation_stacks_;  // by caller address
+    std::unordered_map<std::uint64_t, raw_stack> suspensions_;               // by task id
+    time_point step_start_{};
+    bool color_ = false;
+};
+
+}  // namespace aio::debug

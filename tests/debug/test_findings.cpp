@@ -1,0 +1,199 @@
+// One test that triggers each detector and one that must stay silent, through the JSON
+// report and the stderr lines.
+#include "debug_run.hpp"
+
+#include <aio/aio.hpp>
+
+#include <catch2/catch.hpp>
+#include <nlohmann/json.hpp>
+
+#include <stdexcept>
+
+using namespace std::chrono_literals;
+using aio::test::debug_run;
+
+namespace {
+void busy(std::chrono::milliseconds d) {
+    auto end = std::chrono::steady_clock::now() + d;
+    while (std::chrono::steady_clock::now() < end) {
+    }
+}
+}  // namespace
+
+TEST_CASE("never-awaited: a dropped task handle is reported with its creation line", "[debug][never-awaited]") {
+    auto r = debug_run([] {
+        { auto t = aio::create_task([] { aio::sleep(1ms); }); }
+        aio::sleep(5ms);
+    });
+    CHECK(r.count("never-awaited") == 1);
+    CHECK_THAT(r.err, Catch::Contains("aio debug: [never-awaited] task 'task-"));
+    CHECK_THAT(r.err, Catch::Contains("test_findings.cpp:"));
+    CHECK_THAT(r.err, Catch::Contains("fix:"));
+}
+
+TEST_CASE("never-awaited stays silent for awaited and detached tasks", "[debug][never-awaited]") {
+    auto r = debug_run([] {
+        auto t = aio::create_task([] { return 1; });
+        t.get();
+        aio::create_task([] {}).detach();
+        aio::sleep(1ms);
+    });
+    CHECK(r.count("never-awaited") == 0);
+}
+
+TEST_CASE("exception-never-retrieved names the exception", "[debug][exception-never-retrieved]") {
+    auto r = debug_run([] {
+        aio::create_task([] { throw std::runtime_error("lost"); }).detach();
+        aio::sleep(1ms);
+    });
+    CHECK(r.count("exception-never-retrieved") == 1);
+    CHECK_THAT(r.err, Catch::Contains("std::runtime_error: lost"));
+}
+
+TEST_CASE("exception-never-retrieved stays silent when the exception is retrieved",
+          "[debug][exception-never-retrieved]") {
+    auto r = debug_run([] {
+        auto t = aio::create_task([] { throw std::runtime_error("seen"); });
+        CHECK_THROWS(t.get());
+    });
+    CHECK(r.count("exception-never-retrieved") == 0);
+}
+
+TEST_CASE("slow-callback reports a step longer than the threshold", "[debug][slow-callback]") {
+    auto r = debug_run([] {
+        auto t = aio::create_task([] { busy(30ms); });
+        t.get();
+    }, "slow=10ms");
+    CHECK(r.count("slow-callback") >= 1);
+    auto j = nlohmann::json::parse(r.report);
+    CHECK(j["findings"][0]["duration_ms"].get<double>() >= 30);
+}
+
+TEST_CASE("slow-callback stays silent for short steps", "[debug][slow-callback]") {
+    auto r = debug_run([] {
+        for (int i = 0; i < 10; ++i) {
+            aio::sleep(1ms);
+        }
+    }, "slow=50ms");
+    CHECK(r.count("slow-callback") == 0);
+}
+
+TEST_CASE("cancel-swallowed reports a task that ate its cancellation", "[debug][cancel-swallowed]") {
+    auto r = debug_run([] {
+        auto t = aio::create_task([] {
+            try {
+                aio::sleep(1h);
+            } catch (const aio::cancelled_error&) {
+            }
+        });
+        aio::sleep(1ms);
+        t.cancel();
+        t.get();
+    });
+    CHECK(r.count("cancel-swallowed") == 1);
+}
+
+TEST_CASE("cancel-swallowed stays silent for rethrow and uncancel", "[debug][cancel-swallowed]") {
+    auto r = debug_run([] {
+        auto a = aio::create_task([] {
+            try {
+                aio::sleep(1h);
+            } catch (...) {
+                throw;
+            }
+        });
+        auto b = aio::create_task([] {
+            try {
+                aio::sleep(1h);
+            } catch (const aio::cancelled_error&) {
+                aio::current_task().uncancel();  // stopping it is meant
+            }
+        });
+        aio::sleep(1ms);
+        a.cancel();
+        b.cancel();
+        CHECK_THROWS_AS(a.get(), aio::cancelled_error);
+        b.get();
+    });
+    CHECK(r.count("cancel-swallowed") == 0);
+}
+
+TEST_CASE("pending-at-close reports where a leftover task waits", "[debug][pending-at-close]") {
+    auto r = debug_run([] {
+        aio::create_task([] { aio::sleep(1h); }).detach();
+        aio::sleep(1ms);
+    });
+    CHECK(r.count("pending-at-close") == 1);
+    auto j = nlohmann::json::parse(r.report);
+    auto culprit = j["findings"][0]["culprit"];
+    REQUIRE(culprit.size() >= 1);
+    CHECK_THAT(culprit[0]["file"].get<std::string>(), Catch::EndsWith("test_findings.cpp"));
+}
+
+TEST_CASE("pending-at-close stays silent when every task is awaited", "[debug][pending-at-close]") {
+    auto r = debug_run([] {
+        auto t = aio::create_task([] { aio::sleep(1ms); });
+        t.get();
+    });
+    CHECK(r.count("pending-at-close") == 0);
+}
+
+TEST_CASE("leaked-resource reports an executor never shut down", "[debug][leaked-resource]") {
+    auto* leaked = static_cast<aio::thread_pool_executor*>(nullptr);
+    auto r = debug_run([&] { leaked = new aio::thread_pool_executor(1, "forgotten"); });
+    CHECK(r.count("leaked-resource") == 1);
+    CHECK_THAT(r.err, Catch::Contains("executor 'forgotten'"));
+    delete leaked;
+}
+
+TEST_CASE("leaked-resource stays silent for a closed executor", "[debug][leaked-resource]") {
+    auto r = debug_run([] {
+        aio::thread_pool_executor pool(1, "tidy");
+        aio::run_in_executor(&pool, [] {});
+        pool.shutdown();
+    });
+    CHECK(r.count("leaked-resource") == 0);
+}
+
+TEST_CASE("findings from the same site merge with a count", "[debug]") {
+    auto r = debug_run([] {
+        for (int i = 0; i < 3; ++i) {
+            auto t = aio::create_task([] {});
+            aio::sleep(0s);
+        }
+    });
+    CHECK(r.ids.size() == 1);
+    CHECK(r.count("never-awaited") == 3);
+}
+
+TEST_CASE("the report has the documented shape", "[debug][report]") {
+    auto r = debug_run([] {
+        { auto t = aio::create_task([] {}); }
+        aio::sleep(0s);
+    });
+    auto j = nlohmann::json::parse(r.report);
+    CHECK(j["schema"] == "aio-debug-report");
+    CHECK(j["version"] == 1);
+    for (const char* k : {"program", "pid", "started", "options", "duration_ms", "tasks_spawned", "peak_tasks_alive", "steps"}) {
+        CHECK(j["run"].contains(k));
+    }
+    auto f = j["findings"][0];
+    for (const char* k : {"id", "severity", "title", "message", "task", "duration_ms", "at_ms", "culprit", "creation",
+                          "why", "fix", "lesson", "count"}) {
+        CHECK(f.contains(k));
+    }
+    CHECK_THAT(r.err, Catch::Contains("aio debug: summary: 1 finding (never-awaited 1)"));
+}
+
+TEST_CASE("debug mode off reports nothing", "[debug]") {
+    auto r = debug_run([] { { auto t = aio::create_task([] {}); } }, "0");
+    CHECK(r.report.empty());
+    CHECK(r.err.find("aio debug") == std::string::npos);
+}
+
+TEST_CASE("a bad ASYNC_DEBUG value prints one line and the program still runs", "[debug][config]") {
+    bool ran = false;
+    auto r = debug_run([&] { ran = true; }, "slow=soon");
+    CHECK(ran);
+    CHECK_THAT(r.err, Catch::Contains("bad value") && Catch::Contains("debug mode is off"));
+}
