@@ -17,14 +17,16 @@ namespace aio::debug {
 namespace {
 
 std::atomic<bool> strict_requested{false};
+std::size_t strict_baseline = 0;  // findings before strict mode was first switched on
 
 void strict_exit() {
-    std::size_t n = session::findings_in_process();
+    std::size_t n = session::findings_in_process() - strict_baseline;
     if (n == 0) {
         return;
     }
     std::fflush(nullptr);
-    std::fprintf(stderr, "aio debug: strict mode: %zu finding%s; exiting with status 3\n", n, n == 1 ? "" : "s");
+    std::fprintf(stderr, "aio debug: strict mode: %zu finding%s; exiting with status 3\n", n,
+                 n == 1 ? "" : "s");
     std::fflush(stderr);
     ::_exit(3);
 }
@@ -45,6 +47,7 @@ std::unique_ptr<instrument> make_session(loop& l, const run_options& options) {
         return nullptr;
     }
     if (parsed.settings.strict && !strict_requested.exchange(true)) {
+        strict_baseline = session::findings_in_process();
         std::atexit(&strict_exit);
     }
     return std::make_unique<session>(std::move(parsed.settings), l, text);
@@ -60,4 +63,5 @@ const registrar install;
 }  // namespace aio::debug
 
 /// Referenced by aio::aio's link options so that the linker keeps this object.
-extern "C" void aio_debug_autoload() {}
+extern "C" void aio_debug_autoload() {
+}

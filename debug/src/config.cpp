@@ -11,9 +11,16 @@ namespace aio::debug {
 
 const std::vector<std::string>& detector_ids() {
     static const std::vector<std::string> ids = {
-        "blocking-call",  "stall",            "slow-callback",    "never-awaited",
-        "exception-never-retrieved", "pending-at-close", "leaked-resource", "cancel-swallowed",
-        "wrong-thread",   "stack-high-water",
+        "blocking-call",
+        "stall",
+        "slow-callback",
+        "never-awaited",
+        "exception-never-retrieved",
+        "pending-at-close",
+        "leaked-resource",
+        "cancel-swallowed",
+        "wrong-thread",
+        "stack-high-water",
     };
     return ids;
 }
@@ -30,7 +37,8 @@ bool config::wants(std::string_view id) const {
 
 bool parse_duration(std::string_view text, duration& out) {
     std::size_t i = 0;
-    while (i < text.size() && (std::isdigit(static_cast<unsigned char>(text[i])) != 0 || text[i] == '.')) {
+    while (i < text.size() &&
+           (std::isdigit(static_cast<unsigned char>(text[i])) != 0 || text[i] == '.')) {
         ++i;
     }
     if (i == 0) {
@@ -72,7 +80,8 @@ bool parse_ids(std::string_view value, std::set<std::string, std::less<>>& out, 
     std::size_t pos = 0;
     while (pos <= value.size()) {
         std::size_t plus = value.find('+', pos);
-        std::string_view id = value.substr(pos, plus == std::string_view::npos ? value.npos : plus - pos);
+        std::string_view id =
+            value.substr(pos, plus == std::string_view::npos ? value.npos : plus - pos);
         bool found = false;
         for (const auto& k : known) {
             found = found || k == id;
@@ -92,7 +101,8 @@ bool parse_ids(std::string_view value, std::set<std::string, std::less<>>& out, 
 
 std::string expand_pid(std::string path) {
     std::string pid = std::to_string(::getpid());
-    for (std::size_t at = path.find("%p"); at != std::string::npos; at = path.find("%p", at + pid.size())) {
+    for (std::size_t at = path.find("%p"); at != std::string::npos;
+         at = path.find("%p", at + pid.size())) {
         path.replace(at, 2, pid);
     }
     return path;
@@ -109,21 +119,23 @@ parse_result parse_config(std::string_view text) {
     c.enabled = true;
     auto fail = [&](std::string message) {
         parse_result bad;
-        bad.error = "aio debug: ASYNC_DEBUG=" + std::string(text) + ": " + message +
-                    "; debug mode is off";
+        bad.error =
+            "aio debug: ASYNC_DEBUG=" + std::string(text) + ": " + message + "; debug mode is off";
         return bad;
     };
     std::size_t pos = 0;
     while (pos <= text.size()) {
         std::size_t comma = text.find(',', pos);
-        std::string_view item = text.substr(pos, comma == std::string_view::npos ? text.npos : comma - pos);
+        std::string_view item =
+            text.substr(pos, comma == std::string_view::npos ? text.npos : comma - pos);
         pos = comma == std::string_view::npos ? text.size() + 1 : comma + 1;
         if (item.empty()) {
             continue;
         }
         std::size_t eq = item.find('=');
         std::string_view key = item.substr(0, eq);
-        std::string_view value = eq == std::string_view::npos ? std::string_view{} : item.substr(eq + 1);
+        std::string_view value =
+            eq == std::string_view::npos ? std::string_view{} : item.substr(eq + 1);
         const bool has_value = eq != std::string_view::npos;
         if (key == "1" && !has_value) {
             continue;
@@ -160,13 +172,16 @@ parse_result parse_config(std::string_view text) {
             } else if (value == "never") {
                 c.color = color_mode::never;
             } else {
-                return fail("bad value '" + std::string(value) + "' for 'color': expected auto, always or never");
+                return fail("bad value '" + std::string(value) +
+                            "' for 'color': expected auto, always or never");
             }
         } else if (key == "stacks") {
             std::size_t depth = 0;
             auto [p, ec] = std::from_chars(value.data(), value.data() + value.size(), depth);
-            if (!has_value || ec != std::errc() || p != value.data() + value.size() || depth < 1 || depth > 64) {
-                return fail("bad value '" + std::string(value) + "' for 'stacks': expected a number from 1 to 64");
+            if (!has_value || ec != std::errc() || p != value.data() + value.size() || depth < 1 ||
+                depth > 64) {
+                return fail("bad value '" + std::string(value) +
+                            "' for 'stacks': expected a number from 1 to 64");
             }
             c.stack_depth = depth;
         } else {

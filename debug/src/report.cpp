@@ -32,10 +32,14 @@ std::string to_json(const run_summary& run, const std::vector<finding>& findings
     j["schema"] = "aio-debug-report";
     j["version"] = 1;
     j["run"] = {
-        {"program", run.program},         {"pid", run.pid},
-        {"started", run.started},         {"options", run.options},
-        {"duration_ms", run.duration_ms}, {"tasks_spawned", run.tasks_spawned},
-        {"peak_tasks_alive", run.peak_tasks_alive}, {"steps", run.steps},
+        {"program", run.program},
+        {"pid", run.pid},
+        {"started", run.started},
+        {"options", run.options},
+        {"duration_ms", run.duration_ms},
+        {"tasks_spawned", run.tasks_spawned},
+        {"peak_tasks_alive", run.peak_tasks_alive},
+        {"steps", run.steps},
         {"longest_stall_ms", run.longest_stall_ms},
     };
     nlohmann::json counts = nlohmann::json::object();
@@ -48,7 +52,8 @@ std::string to_json(const run_summary& run, const std::vector<finding>& findings
         x["title"] = f.title;
         x["message"] = f.message;
         x["task"] = {{"id", f.task_id}, {"name", f.task_name}};
-        x["duration_ms"] = f.duration_ms >= 0 ? nlohmann::json(f.duration_ms) : nlohmann::json(nullptr);
+        x["duration_ms"] =
+            f.duration_ms >= 0 ? nlohmann::json(f.duration_ms) : nlohmann::json(nullptr);
         x["at_ms"] = f.at_ms;
         x["culprit"] = frames_json(f.culprit);
         x["creation"] = frames_json(f.creation);

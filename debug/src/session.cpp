@@ -4,6 +4,7 @@
 
 #include <aio/errors.hpp>
 
+#include <algorithm>
 #include <atomic>
 #include <cstdio>
 #include <ctime>
@@ -17,11 +18,21 @@ namespace {
 
 std::atomic<std::size_t> process_findings{0};
 
-const char* bold(bool on) { return on ? "\x1b[1m" : ""; }
-const char* red(bool on) { return on ? "\x1b[31m" : ""; }
-const char* yellow(bool on) { return on ? "\x1b[33m" : ""; }
-const char* dim(bool on) { return on ? "\x1b[2m" : ""; }
-const char* reset(bool on) { return on ? "\x1b[0m" : ""; }
+const char* bold(bool on) {
+    return on ? "\x1b[1m" : "";
+}
+const char* red(bool on) {
+    return on ? "\x1b[31m" : "";
+}
+const char* yellow(bool on) {
+    return on ? "\x1b[33m" : "";
+}
+const char* dim(bool on) {
+    return on ? "\x1b[2m" : "";
+}
+const char* reset(bool on) {
+    return on ? "\x1b[0m" : "";
+}
 
 std::string iso_now() {
     std::time_t t = std::time(nullptr);
@@ -38,13 +49,17 @@ std::string program_name() {
     return n > 0 ? std::string(buf, static_cast<std::size_t>(n)) : std::string("?");
 }
 
-std::string merge_key(const raw_finding& r) {
-    char buf[64];
-    void* site = !r.culprit.empty() ? r.culprit.front()
-                 : r.creation != nullptr && !r.creation->empty() ? r.creation->front()
-                                                                  : r.creation_site;
-    std::snprintf(buf, sizeof buf, "@%p", site);
-    return r.f.id + buf + (site == nullptr ? r.title : std::string());
+// Findings merge by detector and by the first *user* frame of where they happened (or of
+// where the task was created), so the same mistake on the same line counts once.
+std::string merge_key(const std::string& id, const std::vector<frame>& culprit,
+                      const std::vector<frame>& creation, const std::string& title) {
+    const auto& frames = !culprit.empty() ? culprit : creation;
+    if (frames.empty()) {
+        return id + "|" + title;
+    }
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "@%lx", static_cast<unsigned long>(frames.front().address));
+    return id + buf + frames.front().file + ":" + std::to_string(frames.front().line);
 }
 
 }  // namespace
@@ -59,11 +74,25 @@ session::session(config settings, loop& l, std::string options_text)
              (cfg_.color == color_mode::automatic && ::isatty(STDERR_FILENO) != 0);
     // backtrace() loads libgcc's unwinder on first use; do it now, not in a signal handler.
     (void)capture_stack(2);
+    warm_up_ = std::thread([] { warm_up_symbolizer(); });
+    if (cfg_.wants("blocking-call")) {
+        set_blocking_call_session(this);
+    }
+    if (cfg_.wants("stall")) {
+        stall_ = std::make_unique<stall_watchdog>(cfg_.stall, color_);
+    }
 }
 
-session::~session() = default;
+session::~session() {
+    set_blocking_call_session(nullptr);
+    if (warm_up_.joinable()) {
+        warm_up_.join();
+    }
+}
 
-std::size_t session::findings_in_process() noexcept { return process_findings.load(); }
+std::size_t session::findings_in_process() noexcept {
+    return process_findings.load();
+}
 
 double session::now_ms() const noexcept {
     return std::chrono::duration<double, std::milli>(loop_->time() - start_).count();
@@ -95,10 +124,22 @@ void session::task_spawned(const task_ref& t) noexcept {
     }
 }
 
-void session::before_task_step(const task_ref&) noexcept { step_start_ = clock::now(); }
+void session::before_task_step(const task_ref&) noexcept {
+    step_start_ = clock::now();
+    if (stall_) {
+        stall_->step_begins();
+    }
+}
 
 void session::after_task_step(const task_ref& t) noexcept {
     duration step = clock::now() - step_start_;
+    if (stall_) {
+        if (auto s = stall_->step_ends()) {
+            detectors::stall(*this, t, step, std::move(s->stack));
+            longest_stall_ms_ = std::max(longest_stall_ms_,
+                                         std::chrono::duration<double, std::milli>(step).count());
+        }
+    }
     if (step > cfg_.slow && wants("slow-callback")) {
         detectors::slow_callback(*this, t, step);
     }
@@ -130,7 +171,9 @@ void session::task_suspended_at(const task_ref& t) noexcept {
     }
 }
 
-void session::before_io_wait(duration) noexcept { flush(); }
+void session::before_io_wait(duration) noexcept {
+    flush();
+}
 
 void session::shutdown_started(loop& l) noexcept {
     if (wants("pending-at-close")) {
@@ -168,7 +211,14 @@ void session::flush() noexcept {
     batch.swap(queue_);
     for (auto& r : batch) {
         try {
-            std::string key = merge_key(r);
+            std::vector<frame> culprit = symbolize(r.culprit, cfg_.stack_depth);
+            std::vector<frame> creation;
+            if (r.creation != nullptr) {
+                creation = symbolize(*r.creation, cfg_.stack_depth);
+            } else if (r.creation_site != nullptr) {
+                creation = symbolize(raw_stack{r.creation_site}, cfg_.stack_depth);
+            }
+            std::string key = merge_key(r.f.id, culprit, creation, r.title);
             if (auto it = merged_.find(key); it != merged_.end()) {
                 finding& f = findings_[it->second];
                 ++f.count;
@@ -179,12 +229,8 @@ void session::flush() noexcept {
                 continue;
             }
             finding f = std::move(r.f);
-            f.culprit = symbolize(r.culprit, cfg_.stack_depth);
-            if (r.creation != nullptr) {
-                f.creation = symbolize(*r.creation, cfg_.stack_depth);
-            } else if (r.creation_site != nullptr) {
-                f.creation = symbolize(raw_stack{r.creation_site}, cfg_.stack_depth);
-            }
+            f.culprit = std::move(culprit);
+            f.creation = std::move(creation);
             const auto& place = !f.culprit.empty() ? f.culprit : f.creation;
             f.title = r.title + (f.culprit.empty() ? " (created at " : " at ") + where(place) +
                       (f.culprit.empty() ? ")" : "");
@@ -201,16 +247,19 @@ void session::print(const finding& f, bool) noexcept {
     try {
         const bool c = color_;
         std::string out;
-        out += std::string(bold(c)) + "aio debug: " + (f.severity == "error" ? red(c) : yellow(c)) + "[" +
-               f.id + "]" + reset(c) + bold(c) + " " + f.title + reset(c) + "\n";
+        out += std::string(bold(c)) + "aio debug: " + (f.severity == "error" ? red(c) : yellow(c)) +
+               "[" + f.id + "]" + reset(c) + bold(c) + " " + f.title + reset(c) + "\n";
         auto line = [&](const std::string& label, const std::string& text) {
             if (!text.empty()) {
                 out += "    " + std::string(dim(c)) + label + ":" + reset(c) + " " + text + "\n";
             }
         };
-        line("task", f.task_name.empty() ? "" : "'" + f.task_name + "' (id " + std::to_string(f.task_id) + ")");
+        line("task", f.task_name.empty()
+                         ? ""
+                         : "'" + f.task_name + "' (id " + std::to_string(f.task_id) + ")");
         if (f.duration_ms >= 0) {
-            line("duration", format_duration(std::chrono::nanoseconds(static_cast<long long>(f.duration_ms * 1e6))));
+            line("duration", format_duration(std::chrono::nanoseconds(
+                                 static_cast<long long>(f.duration_ms * 1e6))));
         }
         line("details", f.message);
         auto stack = [&](const std::string& label, const std::vector<frame>& frames) {
@@ -224,8 +273,8 @@ void session::print(const finding& f, bool) noexcept {
                 if (i == 1) {
                     for (std::size_t k = 0; k < fr.snippet.size(); ++k) {
                         std::uint32_t n = fr.snippet_first_line + static_cast<std::uint32_t>(k);
-                        out += std::string("         ") + (n == fr.line ? ">" : " ") + " " + std::to_string(n) +
-                               " | " + fr.snippet[k] + "\n";
+                        out += std::string("         ") + (n == fr.line ? ">" : " ") + " " +
+                               std::to_string(n) + " | " + fr.snippet[k] + "\n";
                     }
                 }
             }
@@ -249,7 +298,8 @@ void session::print_summary() noexcept {
             counts[f.id] += f.count;
             total += f.count;
         }
-        std::string text = "aio debug: summary: " + std::to_string(total) + " finding" + (total == 1 ? "" : "s");
+        std::string text =
+            "aio debug: summary: " + std::to_string(total) + " finding" + (total == 1 ? "" : "s");
         if (!counts.empty()) {
             text += " (";
             bool first = true;
@@ -260,7 +310,17 @@ void session::print_summary() noexcept {
             text += ")";
         }
         text += "; " + std::to_string(st.tasks_spawned) + " tasks spawned, peak " +
-                std::to_string(st.peak_tasks_alive) + " alive, " + std::to_string(st.steps) + " steps\n";
+                std::to_string(st.peak_tasks_alive) + " alive, " + std::to_string(st.steps) +
+                " steps";
+        if (longest_stall_ms_ > 0) {
+            text += ", longest stall " + format_duration(std::chrono::nanoseconds(
+                                             static_cast<long long>(longest_stall_ms_ * 1e6)));
+        }
+        if (stall_ && stall_->suppressed() > 0) {
+            text += ", " + std::to_string(stall_->suppressed()) +
+                    " stalls not reported (rate limit: 5 a minute)";
+        }
+        text += "\n";
         std::fputs(text.c_str(), stderr);
     } catch (...) {
     }
@@ -278,6 +338,7 @@ void session::write_report() noexcept {
         run.tasks_spawned = st.tasks_spawned;
         run.peak_tasks_alive = st.peak_tasks_alive;
         run.steps = st.steps;
+        run.longest_stall_ms = longest_stall_ms_;
         std::ofstream out(cfg_.report_path, std::ios::trunc);
         out << to_json(run, findings_);
         if (!out) {

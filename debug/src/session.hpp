@@ -3,6 +3,7 @@
 // loop's own stack, and writes the summary and the JSON report when the loop closes.
 #pragma once
 
+#include "detectors/stall.hpp"
 #include "stacks.hpp"
 
 #include <aio/debug/config.hpp>
@@ -13,6 +14,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <thread>
 #include <unordered_map>
 #include <vector>
 
@@ -20,9 +22,9 @@ namespace aio::debug {
 
 /// A finding as a detector reports it: raw stacks, symbolized when it is printed.
 struct raw_finding {
-    finding f;                  ///< everything but the frames and the final title
-    std::string title;          ///< what happened, without the place
-    raw_stack culprit;          ///< where it happened (may be empty)
+    finding f;                            ///< everything but the frames and the final title
+    std::string title;                    ///< what happened, without the place
+    raw_stack culprit;                    ///< where it happened (may be empty)
     const raw_stack* creation = nullptr;  ///< where the task was created (interned)
     void* creation_site = nullptr;        ///< raw creation address when no stack is known
 };
@@ -78,6 +80,9 @@ private:
     std::unordered_map<std::uint64_t, raw_stack> suspensions_;               // by task id
     time_point step_start_{};
     bool color_ = false;
+    std::unique_ptr<stall_watchdog> stall_;
+    std::thread warm_up_;  // loads debug info in the background, joined at close
+    double longest_stall_ms_ = 0;
 };
 
 }  // namespace aio::debug

@@ -1,14 +1,13 @@
 #include "stacks.hpp"
 
 #define BACKWARD_HAS_DW 1
-#include <backward.hpp>
-
-#include <execinfo.h>
-
 #include <fstream>
 #include <mutex>
 #include <string>
 #include <unordered_map>
+
+#include <backward.hpp>
+#include <execinfo.h>
 
 namespace aio::debug {
 
@@ -25,13 +24,19 @@ bool is_internal(const frame& f) {
     const std::string& file = f.file;
     const std::string& fn = f.function;
     if (file.find("/runtime/include/aio/") != std::string::npos ||
-        file.find("/runtime/src/") != std::string::npos || file.find("/debug/src/") != std::string::npos ||
-        file.find("/include/c++/") != std::string::npos || file.find("backward.hpp") != std::string::npos) {
+        file.find("/runtime/src/") != std::string::npos ||
+        file.find("/debug/src/") != std::string::npos ||
+        file.find("/include/c++/") != std::string::npos ||
+        file.find("backward.hpp") != std::string::npos) {
         return true;
     }
-    if (fn.rfind("aio::detail::", 0) == 0 || fn.rfind("aio::debug::", 0) == 0 || fn.rfind("std::", 0) == 0 ||
-        fn.rfind("__gnu_cxx::", 0) == 0 || fn.rfind("backtrace", 0) == 0 || fn == "make_fcontext" ||
-        fn == "jump_fcontext") {
+    // glibc's own frames (built from ../sysdeps/...), the vDSO and compiler helpers.
+    if (file.rfind("../", 0) == 0 || fn.rfind("__", 0) == 0) {
+        return true;
+    }
+    if (fn.rfind("aio::detail::", 0) == 0 || fn.rfind("aio::debug::", 0) == 0 ||
+        fn.rfind("std::", 0) == 0 || fn.rfind("__gnu_cxx::", 0) == 0 ||
+        fn.rfind("backtrace", 0) == 0 || fn == "make_fcontext" || fn == "jump_fcontext") {
         return true;
     }
     // aio's public functions (aio::sleep, aio::create_task...) are where the user called in.
@@ -42,7 +47,8 @@ bool is_internal(const frame& f) {
 }
 
 bool is_bottom(const frame& f) {
-    return f.function == "main" || f.function.rfind("__libc_start", 0) == 0 || f.function == "_start";
+    return f.function == "main" || f.function.rfind("__libc_start", 0) == 0 ||
+           f.function == "_start";
 }
 
 void add_snippet(frame& f) {
@@ -80,9 +86,12 @@ const std::vector<frame>& resolve(void* addr) {
     try {
         // A return address points after the call; look up the call itself.
         void* lookup = static_cast<char*>(addr) - 1;
-        backward::TraceResolver resolver;
+        // One resolver for the process: it keeps libdw's view of the loaded objects, which
+        // is the expensive part to build.
+        static backward::TraceResolver resolver;
         resolver.load_addresses(&lookup, 1);
-        backward::ResolvedTrace t = resolver.resolve(backward::ResolvedTrace(backward::Trace(lookup, 0)));
+        backward::ResolvedTrace t =
+            resolver.resolve(backward::ResolvedTrace(backward::Trace(lookup, 0)));
         // backward gives the innermost location as "source" and the inlined call sites
         // outwards as "inliners", but labels each location with the function *called* there
         // (and the source with the outermost symbol). The function a location lies in is the
@@ -111,6 +120,11 @@ const std::vector<frame>& resolve(void* addr) {
 }
 
 }  // namespace
+
+void warm_up_symbolizer() noexcept {
+    raw_stack here = capture_stack(4);
+    (void)symbolize(here, 1);
+}
 
 std::vector<frame> symbolize(const raw_stack& stack, std::size_t depth) {
     static std::mutex mutex;

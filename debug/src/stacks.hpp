@@ -23,6 +23,10 @@ raw_stack capture_stack(std::size_t max = 48);
 /// normal thread (libdw needs room). Never throws.
 std::vector<frame> symbolize(const raw_stack& stack, std::size_t depth);
 
+/// Loads the symbolizer's view of the program (libdw reading debug info can take a few
+/// hundred milliseconds), so the first report is quick. Any thread; idempotent.
+void warm_up_symbolizer() noexcept;
+
 /// "file:line (function)" of the first frame, or "an unknown place".
 std::string where(const std::vector<frame>& frames);
 

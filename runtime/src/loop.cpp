@@ -547,7 +547,9 @@ namespace {
 std::atomic<debug_factory> the_debug_factory{nullptr};
 }  // namespace
 
-void set_debug_factory(debug_factory factory) noexcept { the_debug_factory.store(factory); }
+void set_debug_factory(debug_factory factory) noexcept {
+    the_debug_factory.store(factory);
+}
 
 runner::runner(run_options options) {
     if (current_loop() != nullptr) {
@@ -564,8 +566,9 @@ runner::runner(run_options options) {
                 core_->owned_instruments_.push_back(std::move(i));
             }
         } catch (...) {
-            std::string msg = "aio: debug mode could not start: " +
-                              describe_exception(std::current_exception()) + "\n";
+            std::string msg =
+                "aio: debug mode could not start: " + describe_exception(std::current_exception()) +
+                "\n";
             std::fputs(msg.c_str(), stderr);
         }
     }

@@ -33,7 +33,7 @@ source_site symbolize(void* addr) {
     try {
         // A return address points after the call; look up the call instruction itself.
         void* lookup = static_cast<char*>(addr) - 1;
-        backward::TraceResolver resolver;
+        static backward::TraceResolver resolver;  // built once: libdw's view of the objects
         resolver.load_addresses(&lookup, 1);
         backward::ResolvedTrace trace =
             resolver.resolve(backward::ResolvedTrace(backward::Trace(lookup, 0)));

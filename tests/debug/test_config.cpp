@@ -50,8 +50,10 @@ TEST_CASE("a bad value names the key, the value and what is accepted, and turns 
           "[debug][config]") {
     auto r = parse_config("slow=fast");
     CHECK_FALSE(r.settings.enabled);
-    CHECK_THAT(r.error, Catch::Contains("'slow'") && Catch::Contains("'fast'") && Catch::Contains("50ms"));
-    CHECK_THAT(parse_config("1,verbose").error, Catch::Contains("unknown option 'verbose'") && Catch::Contains("accepted"));
+    CHECK_THAT(r.error,
+               Catch::Contains("'slow'") && Catch::Contains("'fast'") && Catch::Contains("50ms"));
+    CHECK_THAT(parse_config("1,verbose").error,
+               Catch::Contains("unknown option 'verbose'") && Catch::Contains("accepted"));
     CHECK_THAT(parse_config("only=stal").error, Catch::Contains("unknown detector 'stal'"));
     CHECK_THAT(parse_config("color=blue").error, Catch::Contains("auto, always or never"));
     CHECK_THAT(parse_config("stacks=0").error, Catch::Contains("1 to 64"));

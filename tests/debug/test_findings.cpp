@@ -5,9 +5,10 @@
 #include <aio/aio.hpp>
 
 #include <catch2/catch.hpp>
-#include <nlohmann/json.hpp>
 
 #include <stdexcept>
+
+#include <nlohmann/json.hpp>
 
 using namespace std::chrono_literals;
 using aio::test::debug_run;
@@ -20,9 +21,12 @@ void busy(std::chrono::milliseconds d) {
 }
 }  // namespace
 
-TEST_CASE("never-awaited: a dropped task handle is reported with its creation line", "[debug][never-awaited]") {
+TEST_CASE("never-awaited: a dropped task handle is reported with its creation line",
+          "[debug][never-awaited]") {
     auto r = debug_run([] {
-        { auto t = aio::create_task([] { aio::sleep(1ms); }); }
+        {
+            auto t = aio::create_task([] { aio::sleep(1ms); });
+        }
         aio::sleep(5ms);
     });
     CHECK(r.count("never-awaited") == 1);
@@ -60,25 +64,30 @@ TEST_CASE("exception-never-retrieved stays silent when the exception is retrieve
 }
 
 TEST_CASE("slow-callback reports a step longer than the threshold", "[debug][slow-callback]") {
-    auto r = debug_run([] {
-        auto t = aio::create_task([] { busy(30ms); });
-        t.get();
-    }, "slow=10ms");
+    auto r = debug_run(
+        [] {
+            auto t = aio::create_task([] { busy(30ms); });
+            t.get();
+        },
+        "slow=10ms");
     CHECK(r.count("slow-callback") >= 1);
     auto j = nlohmann::json::parse(r.report);
     CHECK(j["findings"][0]["duration_ms"].get<double>() >= 30);
 }
 
 TEST_CASE("slow-callback stays silent for short steps", "[debug][slow-callback]") {
-    auto r = debug_run([] {
-        for (int i = 0; i < 10; ++i) {
-            aio::sleep(1ms);
-        }
-    }, "slow=50ms");
+    auto r = debug_run(
+        [] {
+            for (int i = 0; i < 10; ++i) {
+                aio::sleep(1ms);
+            }
+        },
+        "slow=50ms");
     CHECK(r.count("slow-callback") == 0);
 }
 
-TEST_CASE("cancel-swallowed reports a task that ate its cancellation", "[debug][cancel-swallowed]") {
+TEST_CASE("cancel-swallowed reports a task that ate its cancellation",
+          "[debug][cancel-swallowed]") {
     auto r = debug_run([] {
         auto t = aio::create_task([] {
             try {
@@ -168,25 +177,34 @@ TEST_CASE("findings from the same site merge with a count", "[debug]") {
 
 TEST_CASE("the report has the documented shape", "[debug][report]") {
     auto r = debug_run([] {
-        { auto t = aio::create_task([] {}); }
+        {
+            auto t = aio::create_task([] {});
+        }
         aio::sleep(0s);
     });
     auto j = nlohmann::json::parse(r.report);
     CHECK(j["schema"] == "aio-debug-report");
     CHECK(j["version"] == 1);
-    for (const char* k : {"program", "pid", "started", "options", "duration_ms", "tasks_spawned", "peak_tasks_alive", "steps"}) {
+    for (const char* k : {"program", "pid", "started", "options", "duration_ms", "tasks_spawned",
+                          "peak_tasks_alive", "steps"}) {
         CHECK(j["run"].contains(k));
     }
     auto f = j["findings"][0];
-    for (const char* k : {"id", "severity", "title", "message", "task", "duration_ms", "at_ms", "culprit", "creation",
-                          "why", "fix", "lesson", "count"}) {
+    for (const char* k : {"id", "severity", "title", "message", "task", "duration_ms", "at_ms",
+                          "culprit", "creation", "why", "fix", "lesson", "count"}) {
         CHECK(f.contains(k));
     }
     CHECK_THAT(r.err, Catch::Contains("aio debug: summary: 1 finding (never-awaited 1)"));
 }
 
 TEST_CASE("debug mode off reports nothing", "[debug]") {
-    auto r = debug_run([] { { auto t = aio::create_task([] {}); } }, "0");
+    auto r = debug_run(
+        [] {
+            {
+                auto t = aio::create_task([] {});
+            }
+        },
+        "0");
     CHECK(r.report.empty());
     CHECK(r.err.find("aio debug") == std::string::npos);
 }

@@ -23,11 +23,13 @@ void run_with(const char* options, bool leak) {
 }
 }  // namespace
 
-TEST_CASE("strict mode exits non-zero when there were findings, and says so last", "[debug][strict]") {
+TEST_CASE("strict mode exits non-zero when there were findings, and says so last",
+          "[debug][strict]") {
     auto r = aio::test::run_in_child([] { run_with("1,strict,color=never", true); });
     CHECK(r.exited);
     CHECK(r.code == 3);
-    CHECK_THAT(r.err, Catch::EndsWith("aio debug: strict mode: 1 finding; exiting with status 3\n"));
+    CHECK_THAT(r.err,
+               Catch::EndsWith("aio debug: strict mode: 1 finding; exiting with status 3\n"));
 }
 
 TEST_CASE("strict mode keeps the exit status when there were no findings", "[debug][strict]") {

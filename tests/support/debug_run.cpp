@@ -2,12 +2,11 @@
 
 #include <aio/aio.hpp>
 
-#include <nlohmann/json.hpp>
-
 #include <cstdio>
 #include <fstream>
 #include <sstream>
 
+#include <nlohmann/json.hpp>
 #include <unistd.h>
 
 namespace aio::test {

@@ -7,7 +7,8 @@ namespace aio::debug::detectors {
 
 void cancel_swallowed(session& s, const task_ref& t) {
     const detail::task_base* b = t.base();
-    if (b->outcome_ != detail::task_outcome::value || b->cancels_delivered_ == 0 || t.cancelling() == 0) {
+    if (b->outcome_ != detail::task_outcome::value || b->cancels_delivered_ == 0 ||
+        t.cancelling() == 0) {
         return;
     }
     raw_finding r;
@@ -15,8 +16,9 @@ void cancel_swallowed(session& s, const task_ref& t) {
     r.f.severity = "error";
     r.f.task_id = t.id();
     r.f.task_name = t.name();
-    r.f.message = "cancelled " + std::to_string(b->cancels_delivered_) + " time(s), cancelling() is " +
-                  std::to_string(t.cancelling()) + ", and the task returned a value";
+    r.f.message = "cancelled " + std::to_string(b->cancels_delivered_) +
+                  " time(s), cancelling() is " + std::to_string(t.cancelling()) +
+                  ", and the task returned a value";
     r.title = "task '" + t.name() + "' swallowed its cancellation";
     r.creation = s.creation_of(t);
     r.creation_site = t.raw_creation_site().caller;

@@ -5,11 +5,20 @@
 
 namespace aio::debug::detectors {
 
-void never_awaited(session& s, const task_ref& t);                  // task_handle_dropped
-void exception_never_retrieved(session& s, const task_ref& t);      // task_exception_unretrieved
-void slow_callback(session& s, const task_ref& t, duration step);   // after_task_step
-void cancel_swallowed(session& s, const task_ref& t);               // task_done
-void pending_at_close(session& s, loop& l);                         // shutdown_started
-void leaked_resource(session& s, loop& l);                          // loop_closing
+void never_awaited(session& s, const task_ref& t);                 // task_handle_dropped
+void exception_never_retrieved(session& s, const task_ref& t);     // task_exception_unretrieved
+void slow_callback(session& s, const task_ref& t, duration step);  // after_task_step
+void cancel_swallowed(session& s, const task_ref& t);              // task_done
+void pending_at_close(session& s, loop& l);                        // shutdown_started
+void leaked_resource(session& s, loop& l);                         // loop_closing
+void stall(session& s, const task_ref& t, duration step, raw_stack culprit);  // after_task_step
 
 }  // namespace aio::debug::detectors
+
+namespace aio::debug {
+/// blocking-call: the session of this thread's loop (nullptr: interposed calls pass through).
+void set_blocking_call_session(session* s) noexcept;
+/// True when an interposed call on this thread may count (cheap; before any fstat).
+bool tls_session_active() noexcept;
+
+}  // namespace aio::debug

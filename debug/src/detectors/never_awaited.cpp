@@ -10,7 +10,8 @@ void never_awaited(session& s, const task_ref& t) {
     r.f.severity = "warning";
     r.f.task_id = t.id();
     r.f.task_name = t.name();
-    r.f.message = t.done() ? "the task had already finished" : "the task keeps running with nobody waiting for it";
+    r.f.message = t.done() ? "the task had already finished"
+                           : "the task keeps running with nobody waiting for it";
     r.title = "task '" + t.name() + "' was never awaited";
     r.creation = s.creation_of(t);
     r.creation_site = t.raw_creation_site().caller;

@@ -11,8 +11,9 @@ void slow_callback(session& s, const task_ref& t, duration step) {
     r.f.task_id = t.id();
     r.f.task_name = t.name();
     r.f.duration_ms = std::chrono::duration<double, std::milli>(step).count();
-    r.f.message = "one step took " + format_duration(step) + " (threshold " + format_duration(s.settings().slow) +
-                  ")" + (t.done() ? "; the task finished at the end of it" : "");
+    r.f.message = "one step took " + format_duration(step) + " (threshold " +
+                  format_duration(s.settings().slow) + ")" +
+                  (t.done() ? "; the task finished at the end of it" : "");
     r.title = "task '" + t.name() + "' held the loop for " + format_duration(step);
     r.creation = s.creation_of(t);
     r.creation_site = t.raw_creation_site().caller;

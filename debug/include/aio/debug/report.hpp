@@ -27,8 +27,8 @@ struct finding {
     std::string message;   ///< details (exception text, resource name, ...)
     std::uint64_t task_id = 0;
     std::string task_name;
-    double duration_ms = -1;  ///< how long (stall, slow step, blocking call), or -1
-    double at_ms = 0;         ///< time since the loop started when it was first seen
+    double duration_ms = -1;      ///< how long (stall, slow step, blocking call), or -1
+    double at_ms = 0;             ///< time since the loop started when it was first seen
     std::vector<frame> culprit;   ///< where it happened (the user's frames first)
     std::vector<frame> creation;  ///< where the task (or resource) was created
     std::string why;              ///< why it hurts

@@ -1,0 +1,251 @@
+// blocking-call: a known blocking libc call made on the loop thread while a task runs. The
+// whole loop stops for as long as the call lasts, however short.
+//
+// The functions are interposed: this object defines them, so the program's calls (and those of
+// libstdc++, e.g. std::this_thread::sleep_for -> nanosleep) land here first, and each one
+// forwards to the real function (dlsym(RTLD_NEXT)). Outside debug mode, outside a task, on
+// another thread (executor threads), or when nested inside another interposed call, they pass
+// straight through. Socket calls count only on sockets in blocking mode; poll and select only
+// with a timeout.
+#include "detectors.hpp"
+
+#include <aio/errors.hpp>
+
+#include <cerrno>
+#include <chrono>
+#include <cstdarg>
+#include <cstdio>
+
+#include <dlfcn.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <poll.h>
+#include <sys/select.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+namespace aio::debug {
+
+namespace {
+
+__attribute__((tls_model("initial-exec"))) thread_local session* tls_session = nullptr;
+__attribute__((tls_model("initial-exec"))) thread_local int tls_depth = 0;
+
+template <class Fn>
+Fn real(const char* name) {
+    return reinterpret_cast<Fn>(::dlsym(RTLD_NEXT, name));
+}
+
+bool is_blocking_socket(int fd) {
+    struct stat st {};
+    if (::fstat(fd, &st) != 0 || !S_ISSOCK(st.st_mode)) {
+        return false;
+    }
+    int flags = ::fcntl(fd, F_GETFL);
+    return flags >= 0 && (flags & O_NONBLOCK) == 0;
+}
+
+// Watches one interposed call: decides whether it counts, times it, reports it.
+class watch {
+public:
+    explicit watch(const char* call, bool counts = true) noexcept
+        : call_(call) {
+        ++tls_depth;
+        active_ = counts && tls_depth == 1 && tls_session != nullptr &&
+                  detail::current_task_or_null() != nullptr && tls_session->wants("blocking-call");
+        if (active_) {
+            start_ = std::chrono::steady_clock::now();
+        }
+    }
+    ~watch() {
+        if (active_) {
+            int saved = errno;
+            report(std::chrono::steady_clock::now() - start_);
+            errno = saved;
+        }
+        --tls_depth;
+    }
+    watch(const watch&) = delete;
+    watch& operator=(const watch&) = delete;
+
+private:
+    void report(duration took) noexcept {
+        try {
+            session& s = *tls_session;
+            task_ref t(detail::current_task_or_null());
+            raw_finding r;
+            r.f.id = "blocking-call";
+            r.f.severity = "error";
+            r.f.task_id = t.id();
+            r.f.task_name = t.name();
+            r.f.duration_ms = std::chrono::duration<double, std::milli>(took).count();
+            r.f.message = std::string(call_) + "() blocked the loop for " + format_duration(took);
+            r.title = std::string("blocking call ") + call_ + "() in task '" + t.name() + "' (" + format_duration(took) + ")";
+            r.culprit = capture_stack();
+            r.creation = s.creation_of(t);
+            r.creation_site = t.raw_creation_site().caller;
+            r.f.why = "a blocking call stops the whole loop, not just this task: every other task, "
+                      "timer and socket waits until it returns";
+            r.f.fix = "use the async form (aio::sleep instead of sleep, aio::open_connection instead "
+                      "of connect/getaddrinfo) or move the call to a thread with aio::to_thread";
+            r.f.lesson = "02-blocking-call";
+            s.report(std::move(r));
+        } catch (...) {
+        }
+    }
+
+    const char* call_;
+    bool active_ = false;
+    std::chrono::steady_clock::time_point start_{};
+};
+
+}  // namespace
+
+bool tls_session_active() noexcept { return tls_session != nullptr && tls_depth == 0 && detail::current_task_or_null() != nullptr; }
+
+void set_blocking_call_session(session* s) noexcept { tls_session = s; }
+
+}  // namespace aio::debug
+
+using aio::debug::is_blocking_socket;  // NOLINT
+using aio::debug::real;
+using aio::debug::watch;
+
+extern "C" {
+
+unsigned int sleep(unsigned int seconds) {
+    static auto fn = real<unsigned int (*)(unsigned int)>("sleep");
+    watch w("sleep");
+    return fn(seconds);
+}
+
+int usleep(useconds_t usec) {
+    static auto fn = real<int (*)(useconds_t)>("usleep");
+    watch w("usleep");
+    return fn(usec);
+}
+
+int nanosleep(const struct timespec* req, struct timespec* rem) {
+    static auto fn = real<int (*)(const struct timespec*, struct timespec*)>("nanosleep");
+    watch w("nanosleep");
+    return fn(req, rem);
+}
+
+int clock_nanosleep(clockid_t clock, int flags, const struct timespec* req, struct timespec* rem) {
+    static auto fn = real<int (*)(clockid_t, int, const struct timespec*, struct timespec*)>("clock_nanosleep");
+    watch w("clock_nanosleep");
+    return fn(clock, flags, req, rem);
+}
+
+int getaddrinfo(const char* node, const char* service, const struct addrinfo* hints, struct addrinfo** res) {
+    static auto fn = real<int (*)(const char*, const char*, const struct addrinfo*, struct addrinfo**)>("getaddrinfo");
+    watch w("getaddrinfo");
+    return fn(node, service, hints, res);
+}
+
+struct hostent* gethostbyname(const char* name) {
+    static auto fn = real<struct hostent* (*)(const char*)>("gethostbyname");
+    watch w("gethostbyname");
+    return fn(name);
+}
+
+int connect(int fd, const struct sockaddr* addr, socklen_t len) {
+    static auto fn = real<int (*)(int, const struct sockaddr*, socklen_t)>("connect");
+    watch w("connect", is_blocking_socket(fd));
+    return fn(fd, addr, len);
+}
+
+int accept(int fd, struct sockaddr* addr, socklen_t* len) {
+    static auto fn = real<int (*)(int, struct sockaddr*, socklen_t*)>("accept");
+    watch w("accept", is_blocking_socket(fd));
+    return fn(fd, addr, len);
+}
+
+int accept4(int fd, struct sockaddr* addr, socklen_t* len, int flags) {
+    static auto fn = real<int (*)(int, struct sockaddr*, socklen_t*, int)>("accept4");
+    watch w("accept4", is_blocking_socket(fd));
+    return fn(fd, addr, len, flags);
+}
+
+ssize_t recv(int fd, void* buf, size_t n, int flags) {
+    static auto fn = real<ssize_t (*)(int, void*, size_t, int)>("recv");
+    watch w("recv", (flags & MSG_DONTWAIT) == 0 && is_blocking_socket(fd));
+    return fn(fd, buf, n, flags);
+}
+
+ssize_t recvfrom(int fd, void* buf, size_t n, int flags, struct sockaddr* addr, socklen_t* len) {
+    static auto fn = real<ssize_t (*)(int, void*, size_t, int, struct sockaddr*, socklen_t*)>("recvfrom");
+    watch w("recvfrom", (flags & MSG_DONTWAIT) == 0 && is_blocking_socket(fd));
+    return fn(fd, buf, n, flags, addr, len);
+}
+
+ssize_t send(int fd, const void* buf, size_t n, int flags) {
+    static auto fn = real<ssize_t (*)(int, const void*, size_t, int)>("send");
+    watch w("send", (flags & MSG_DONTWAIT) == 0 && is_blocking_socket(fd));
+    return fn(fd, buf, n, flags);
+}
+
+ssize_t sendto(int fd, const void* buf, size_t n, int flags, const struct sockaddr* addr, socklen_t len) {
+    static auto fn = real<ssize_t (*)(int, const void*, size_t, int, const struct sockaddr*, socklen_t)>("sendto");
+    watch w("sendto", (flags & MSG_DONTWAIT) == 0 && is_blocking_socket(fd));
+    return fn(fd, buf, n, flags, addr, len);
+}
+
+ssize_t read(int fd, void* buf, size_t n) {
+    static auto fn = real<ssize_t (*)(int, void*, size_t)>("read");
+    watch w("read", aio::debug::tls_session_active() && is_blocking_socket(fd));
+    return fn(fd, buf, n);
+}
+
+ssize_t write(int fd, const void* buf, size_t n) {
+    static auto fn = real<ssize_t (*)(int, const void*, size_t)>("write");
+    watch w("write", aio::debug::tls_session_active() && is_blocking_socket(fd));
+    return fn(fd, buf, n);
+}
+
+int poll(struct pollfd* fds, nfds_t n, int timeout) {
+    static auto fn = real<int (*)(struct pollfd*, nfds_t, int)>("poll");
+    watch w("poll", timeout != 0);
+    return fn(fds, n, timeout);
+}
+
+int select(int n, fd_set* r, fd_set* w_, fd_set* e, struct timeval* timeout) {
+    static auto fn = real<int (*)(int, fd_set*, fd_set*, fd_set*, struct timeval*)>("select");
+    watch w("select", timeout == nullptr || timeout->tv_sec != 0 || timeout->tv_usec != 0);
+    return fn(n, r, w_, e, timeout);
+}
+
+pid_t waitpid(pid_t pid, int* status, int options) {
+    static auto fn = real<pid_t (*)(pid_t, int*, int)>("waitpid");
+    watch w("waitpid", (options & WNOHANG) == 0);
+    return fn(pid, status, options);
+}
+
+int system(const char* command) {
+    static auto fn = real<int (*)(const char*)>("system");
+    watch w("system");
+    return fn(command);
+}
+
+FILE* popen(const char* command, const char* type) {
+    static auto fn = real<FILE* (*)(const char*, const char*)>("popen");
+    watch w("popen");
+    return fn(command, type);
+}
+
+int fsync(int fd) {
+    static auto fn = real<int (*)(int)>("fsync");
+    watch w("fsync");
+    return fn(fd);
+}
+
+int fdatasync(int fd) {
+    static auto fn = real<int (*)(int)>("fdatasync");
+    watch w("fdatasync");
+    return fn(fd);
+}
+
+}  // extern "C"

@@ -1,0 +1,240 @@
+// stall: the loop thread has not come back to the scheduler for longer than `stall`.
+//
+// Seastar's reactor stall detector, for fibers: a watchdog thread watches the start time of
+// the current task step. When a step runs past the threshold, the watchdog signals the loop
+// thread, whose handler (on the alternate signal stack) captures the stack *while the loop is
+// still blocked*, so the report names the line inside the CPU loop or the blocking call, not
+// only the task. The watchdog prints a live line at 1x the threshold and "still blocked" lines
+// at 2x, 4x...; when the step ends, the session reports one finding with the final duration.
+// At most 5 stalls a minute are reported; the rest are counted and the count is reported.
+#include "stall.hpp"
+
+#include "detectors.hpp"
+
+#include "../stacks.hpp"
+
+#include <aio/errors.hpp>
+
+#include <algorithm>
+#include <csignal>
+#include <cstdio>
+#include <cstring>
+
+#include <execinfo.h>
+#include <pthread.h>
+#include <unistd.h>
+
+namespace aio::debug {
+
+namespace {
+
+// The handler writes here; only one stall capture is in flight per process at a time.
+constexpr int max_frames = 64;
+void* signal_frames[max_frames];
+std::atomic<int> signal_frame_count{0};
+std::atomic<bool> capture_done{false};
+std::atomic<bool> capture_armed{false};
+char signal_task_name[128];
+std::uint64_t signal_task_id = 0;
+
+// Runs on the loop thread, on the alternate signal stack, while the loop is blocked inside a
+// task step: the task cannot go away under us, so its name is copied here, not per step.
+void on_stall_signal(int) noexcept {
+    if (!capture_armed.exchange(false)) {
+        return;
+    }
+    int saved = errno;
+    int n = ::backtrace(signal_frames, max_frames);
+    signal_frame_count.store(n);
+    signal_task_name[0] = '\0';
+    signal_task_id = 0;
+    if (detail::task_base* t = detail::current_task_or_null()) {
+        signal_task_id = t->id_;
+        if (!t->name_.empty()) {
+            std::size_t len = std::min(t->name_.size(), sizeof signal_task_name - 1);
+            std::memcpy(signal_task_name, t->name_.data(), len);
+            signal_task_name[len] = '\0';
+        } else {
+            std::snprintf(signal_task_name, sizeof signal_task_name, "task-%llu",
+                          static_cast<unsigned long long>(t->id_));
+        }
+    }
+    capture_done.store(true);
+    errno = saved;
+}
+
+std::int64_t now_ns() noexcept {
+    return std::chrono::duration_cast<std::chrono::nanoseconds>(clock::now().time_since_epoch()).count();
+}
+
+}  // namespace
+
+stall_watchdog::stall_watchdog(duration threshold, bool color)
+    : threshold_(threshold)
+    , color_(color)
+    , loop_thread_(::pthread_self()) {
+    struct sigaction current {};
+    ::sigaction(SIGURG, nullptr, &current);
+    if (current.sa_handler == SIG_DFL || current.sa_handler == SIG_IGN ||
+        ((current.sa_flags & SA_SIGINFO) == 0 && current.sa_handler == &on_stall_signal)) {
+        struct sigaction sa {};
+        sa.sa_handler = &on_stall_signal;
+        sigemptyset(&sa.sa_mask);
+        sa.sa_flags = SA_ONSTACK | SA_RESTART;
+        can_signal_ = ::sigaction(SIGURG, &sa, nullptr) == 0;
+    }
+    thread_ = std::thread([this] { watch(); });
+}
+
+stall_watchdog::~stall_watchdog() {
+    {
+        std::lock_guard<std::mutex> lock(mutex_);
+        stop_ = true;
+    }
+    cv_.notify_all();
+    thread_.join();
+}
+
+void stall_watchdog::step_begins() noexcept {
+    generation_.fetch_add(1, std::memory_order_relaxed);
+    busy_since_.store(now_ns(), std::memory_order_release);
+}
+
+std::optional<stall_watchdog::stall> stall_watchdog::step_ends() noexcept {
+    busy_since_.store(0, std::memory_order_release);
+    generation_.fetch_add(1, std::memory_order_release);
+    if (!pending_.load(std::memory_order_acquire)) {
+        return std::nullopt;  // the common case: no lock taken per step
+    }
+    std::lock_guard<std::mutex> lock(mutex_);
+    pending_.store(false);
+    std::optional<stall> s = std::move(current_);
+    current_.reset();
+    return s;
+}
+
+std::size_t stall_watchdog::suppressed() const noexcept {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return suppressed_;
+}
+
+void stall_watchdog::watch() {
+    const auto tick = std::clamp<duration>(threshold_ / 4, std::chrono::milliseconds(1),
+                                          std::chrono::milliseconds(25));
+    std::unique_lock<std::mutex> lock(mutex_);
+    std::uint64_t seen_generation = 0;
+    duration next_report{};
+    bool reported = false;
+    while (!stop_) {
+        cv_.wait_for(lock, tick);
+        if (stop_) {
+            break;
+        }
+        std::int64_t since = busy_since_.load(std::memory_order_acquire);
+        if (since == 0) {
+            continue;
+        }
+        const std::uint64_t gen = generation_.load(std::memory_order_acquire);
+        if (gen != seen_generation) {
+            seen_generation = gen;
+            next_report = threshold_;
+            reported = false;
+        }
+        duration blocked(now_ns() - since);
+        if (blocked < next_report) {
+            continue;
+        }
+        if (!reported) {
+            reported = true;
+            // Rate limit: at most 5 stalls reported per minute.
+            auto now = clock::now();
+            while (!recent_.empty() && now - recent_.front() > std::chrono::minutes(1)) {
+                recent_.pop_front();
+            }
+            if (recent_.size() >= 5) {
+                ++suppressed_;
+                next_report = duration::max();
+                continue;
+            }
+            recent_.push_back(now);
+            stall s;
+            s.stack = capture(lock);
+            s.task_id = signal_task_id;
+            s.task_name = signal_task_name;
+            if (generation_.load(std::memory_order_acquire) != seen_generation) {
+                continue;  // the step ended while we captured: not a stall any more
+            }
+            s.blocked = blocked;
+            current_ = s;
+            pending_.store(true, std::memory_order_release);
+            live_line(s, blocked, true);
+        } else if (current_) {
+            current_->blocked = blocked;
+            live_line(*current_, blocked, false);
+        }
+        next_report = next_report * 2;
+    }
+}
+
+raw_stack stall_watchdog::capture(std::unique_lock<std::mutex>& lock) {
+    if (!can_signal_) {
+        return {};
+    }
+    capture_done.store(false);
+    capture_armed.store(true);
+    ::pthread_kill(loop_thread_, SIGURG);
+    lock.unlock();
+    // The handler runs as soon as the loop thread is scheduled; give it up to 100 ms.
+    for (int i = 0; i < 100 && !capture_done.load(); ++i) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+    lock.lock();
+    capture_armed.store(false);
+    if (!capture_done.load()) {
+        return {};
+    }
+    int n = signal_frame_count.load();
+    // Skip the handler's own frame and the signal trampoline.
+    raw_stack out(signal_frames, signal_frames + n);
+    return out;
+}
+
+void stall_watchdog::live_line(const stall& s, duration blocked, bool first) {
+    std::string text;
+    if (first) {
+        std::string place = where(symbolize(s.stack, 1));
+        text = std::string(color_ ? "\x1b[1m" : "") + "aio debug: " + (color_ ? "\x1b[31m" : "") + "[stall]" +
+               (color_ ? "\x1b[0m\x1b[1m" : "") + " loop blocked " + format_duration(blocked) + " so far in task '" +
+               s.task_name + "' at " + place + (color_ ? "\x1b[0m" : "") + "\n";
+    } else {
+        text = "aio debug: [stall] still blocked: " + format_duration(blocked) + " in task '" + s.task_name + "'\n";
+    }
+    std::fputs(text.c_str(), stderr);
+}
+
+namespace detectors {
+
+void stall(session& s, const task_ref& t, duration step, raw_stack culprit) {
+    raw_finding r;
+    r.f.id = "stall";
+    r.f.severity = "error";
+    r.f.task_id = t.id();
+    r.f.task_name = t.name();
+    r.f.duration_ms = std::chrono::duration<double, std::milli>(step).count();
+    r.f.message = "the loop did not get control back for " + format_duration(step) + " (threshold " +
+                  format_duration(s.settings().stall) + "); the stack was captured while it was blocked";
+    r.title = "loop blocked " + format_duration(step) + " in task '" + t.name() + "'";
+    r.culprit = std::move(culprit);
+    r.creation = s.creation_of(t);
+    r.creation_site = t.raw_creation_site().caller;
+    r.f.why = "nothing else runs while the loop is blocked: heartbeats stop, timeouts fire late, "
+              "connections are not served";
+    r.f.fix = "run CPU-heavy or blocking code on a thread (aio::to_thread(fn)) or break it up with "
+              "aio::sleep(0); use aio's async calls instead of blocking ones";
+    r.f.lesson = "02-blocking-call";
+    s.report(std::move(r));
+}
+
+}  // namespace detectors
+
+}  // namespace aio::debug
