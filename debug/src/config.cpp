@@ -1,5 +1,6 @@
 #include <aio/debug/config.hpp>
 
+#include <cctype>
 #include <charconv>
 #include <cmath>
 #include <cstdlib>

@@ -1,6 +1,8 @@
 // The JSON report, schema version 1 (docs/report-format.md).
 #include <aio/debug/report.hpp>
 
+#include <cstdio>
+
 #include <nlohmann/json.hpp>
 
 namespace aio::debug {
@@ -65,7 +67,8 @@ std::string to_json(const run_summary& run, const std::vector<finding>& findings
     }
     j["counts"] = std::move(counts);
     j["findings"] = std::move(list);
-    return j.dump(2) + "\n";
+    // Snippets and exception messages may hold bytes that are not UTF-8: replace, never fail.
+    return j.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
 }
 
 }  // namespace aio::debug

@@ -116,7 +116,7 @@ void session::task_spawned(const task_ref& t) noexcept {
         auto it = creation_stacks_.find(site);
         if (it == creation_stacks_.end()) {
             auto stack = std::make_unique<raw_stack>(capture_stack());
-            // Drop the frames of the spawn call itself (inside aio).
+            // aio's own frames (the spawn call) are collapsed when it is symbolized.
             it = creation_stacks_.emplace(site, std::move(stack)).first;
         }
         t.base()->instrument_data_ = it->second.get();
@@ -169,6 +169,18 @@ void session::task_suspended_at(const task_ref& t) noexcept {
         suspensions_[t.id()] = capture_stack();
     } catch (...) {
     }
+}
+
+void session::resource_opened(const resource_info& r) noexcept {
+    try {
+        resources_[r.id] = capture_stack();
+    } catch (...) {
+    }
+}
+
+const raw_stack* session::resource_stack(std::uint64_t id) const noexcept {
+    auto it = resources_.find(id);
+    return it != resources_.end() ? &it->second : nullptr;
 }
 
 void session::before_io_wait(duration) noexcept {
@@ -237,13 +249,13 @@ void session::flush() noexcept {
             merged_.emplace(key, findings_.size());
             findings_.push_back(std::move(f));
             ++process_findings;
-            print(findings_.back(), true);
+            print(findings_.back());
         } catch (...) {
         }
     }
 }
 
-void session::print(const finding& f, bool) noexcept {
+void session::print(const finding& f) noexcept {
     try {
         const bool c = color_;
         std::string out;

@@ -42,6 +42,7 @@ public:
     void task_handle_dropped(const task_ref& t) noexcept override;
     void task_exception_unretrieved(const task_ref& t) noexcept override;
     void task_suspended_at(const task_ref& t) noexcept override;
+    void resource_opened(const resource_info& r) noexcept override;
     void before_io_wait(duration timeout) noexcept override;
     void shutdown_started(loop& l) noexcept override;
     void loop_closing(loop& l) noexcept override;
@@ -59,12 +60,14 @@ public:
     [[nodiscard]] const raw_stack* creation_of(const task_ref& t) const noexcept;
     /// Where `t` was last seen suspended (empty if unknown).
     [[nodiscard]] raw_stack suspension_of(const task_ref& t) const;
+    /// Where resource `id` was opened (nullptr if unknown).
+    [[nodiscard]] const raw_stack* resource_stack(std::uint64_t id) const noexcept;
 
     /// Findings so far in this process (all loops), for strict mode.
     static std::size_t findings_in_process() noexcept;
 
 private:
-    void print(const finding& f, bool first_time) noexcept;
+    void print(const finding& f) noexcept;
     void print_summary() noexcept;
     void write_report() noexcept;
 
@@ -78,6 +81,7 @@ private:
     std::map<std::string, std::size_t> merged_;  // merge key -> index in findings_
     std::unordered_map<void*, std::unique_ptr<raw_stack>> creation_stacks_;  // by caller address
     std::unordered_map<std::uint64_t, raw_stack> suspensions_;               // by task id
+    std::unordered_map<std::uint64_t, raw_stack> resources_;                 // by resource id
     time_point step_start_{};
     bool color_ = false;
     std::unique_ptr<stall_watchdog> stall_;

@@ -1,6 +1,7 @@
 #include "stacks.hpp"
 
 #define BACKWARD_HAS_DW 1
+#include <cstdio>
 #include <fstream>
 #include <mutex>
 #include <string>
@@ -39,7 +40,7 @@ bool is_internal(const frame& f) {
         fn.rfind("backtrace", 0) == 0 || fn == "make_fcontext" || fn == "jump_fcontext") {
         return true;
     }
-    // aio's public functions (aio::sleep, aio::create_task...) are where the user called in.
+    // A frame nothing is known about tells the reader nothing.
     if (file.empty() && fn.empty()) {
         return true;
     }

@@ -3,10 +3,10 @@
 #include <aio/aio.hpp>
 
 #include <catch2/catch.hpp>
-#include <nlohmann/json.hpp>
 
 #include <thread>
 
+#include <nlohmann/json.hpp>
 #include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -29,7 +29,8 @@ TEST_CASE("blocking-call: std::this_thread::sleep_for in a task is reported with
     CHECK(j["findings"][0]["duration_ms"].get<double>() >= 2);
 }
 
-TEST_CASE("blocking-call: sleep() and a read on a blocking socket are reported", "[debug][blocking-call]") {
+TEST_CASE("blocking-call: sleep() and a read on a blocking socket are reported",
+          "[debug][blocking-call]") {
     int fds[2];
     REQUIRE(::socketpair(AF_UNIX, SOCK_STREAM, 0, fds) == 0);
     auto r = debug_run([&] {
@@ -37,7 +38,7 @@ TEST_CASE("blocking-call: sleep() and a read on a blocking socket are reported",
             ::usleep(100);
             char c = 'x';
             REQUIRE(::send(fds[0], &c, 1, MSG_DONTWAIT) == 1);  // non-blocking flag: silent
-            REQUIRE(::read(fds[1], &c, 1) == 1);                 // blocking socket: reported
+            REQUIRE(::read(fds[1], &c, 1) == 1);                // blocking socket: reported
         });
         t.get();
     });
@@ -53,19 +54,22 @@ TEST_CASE("blocking-call stays silent off the loop, outside tasks and for async 
           "[debug][blocking-call]") {
     auto r = debug_run([] {
         aio::to_thread([] { std::this_thread::sleep_for(1ms); });  // an executor thread
-        aio::sleep(1ms);                                            // the async form
+        aio::sleep(1ms);                                           // the async form
         struct pollfd p {};
         p.fd = -1;
-        ::poll(&p, 1, 0);  // poll without a timeout does not block
+        ::poll(&p, 1, 0);       // poll without a timeout does not block
         std::printf("%s", "");  // stdout is no socket
     });
     CHECK(r.count("blocking-call") == 0);
 }
 
-TEST_CASE("interposed calls pass straight through when debug mode is off", "[debug][blocking-call]") {
-    auto r = debug_run([] {
-        auto t = aio::create_task([] { std::this_thread::sleep_for(1ms); });
-        t.get();
-    }, "0");
+TEST_CASE("interposed calls pass straight through when debug mode is off",
+          "[debug][blocking-call]") {
+    auto r = debug_run(
+        [] {
+            auto t = aio::create_task([] { std::this_thread::sleep_for(1ms); });
+            t.get();
+        },
+        "0");
     CHECK(r.err.find("blocking-call") == std::string::npos);
 }

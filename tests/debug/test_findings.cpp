@@ -152,6 +152,10 @@ TEST_CASE("leaked-resource reports an executor never shut down", "[debug][leaked
     auto r = debug_run([&] { leaked = new aio::thread_pool_executor(1, "forgotten"); });
     CHECK(r.count("leaked-resource") == 1);
     CHECK_THAT(r.err, Catch::Contains("executor 'forgotten'"));
+    auto j = nlohmann::json::parse(r.report);
+    REQUIRE_FALSE(j["findings"][0]["creation"].empty());
+    CHECK_THAT(j["findings"][0]["creation"][0]["file"].get<std::string>(),
+               Catch::EndsWith("test_findings.cpp"));
     delete leaked;
 }
 

@@ -83,14 +83,16 @@ private:
             r.f.task_name = t.name();
             r.f.duration_ms = std::chrono::duration<double, std::milli>(took).count();
             r.f.message = std::string(call_) + "() blocked the loop for " + format_duration(took);
-            r.title = std::string("blocking call ") + call_ + "() in task '" + t.name() + "' (" + format_duration(took) + ")";
+            r.title = std::string("blocking call ") + call_ + "() in task '" + t.name() + "' (" +
+                      format_duration(took) + ")";
             r.culprit = capture_stack();
             r.creation = s.creation_of(t);
             r.creation_site = t.raw_creation_site().caller;
             r.f.why = "a blocking call stops the whole loop, not just this task: every other task, "
                       "timer and socket waits until it returns";
-            r.f.fix = "use the async form (aio::sleep instead of sleep, aio::open_connection instead "
-                      "of connect/getaddrinfo) or move the call to a thread with aio::to_thread";
+            r.f.fix =
+                "use the async form (aio::sleep instead of sleep, aio::open_connection instead "
+                "of connect/getaddrinfo) or move the call to a thread with aio::to_thread";
             r.f.lesson = "02-blocking-call";
             s.report(std::move(r));
         } catch (...) {
@@ -104,9 +106,13 @@ private:
 
 }  // namespace
 
-bool tls_session_active() noexcept { return tls_session != nullptr && tls_depth == 0 && detail::current_task_or_null() != nullptr; }
+bool tls_session_active() noexcept {
+    return tls_session != nullptr && tls_depth == 0 && detail::current_task_or_null() != nullptr;
+}
 
-void set_blocking_call_session(session* s) noexcept { tls_session = s; }
+void set_blocking_call_session(session* s) noexcept {
+    tls_session = s;
+}
 
 }  // namespace aio::debug
 
@@ -135,13 +141,17 @@ int nanosleep(const struct timespec* req, struct timespec* rem) {
 }
 
 int clock_nanosleep(clockid_t clock, int flags, const struct timespec* req, struct timespec* rem) {
-    static auto fn = real<int (*)(clockid_t, int, const struct timespec*, struct timespec*)>("clock_nanosleep");
+    static auto fn =
+        real<int (*)(clockid_t, int, const struct timespec*, struct timespec*)>("clock_nanosleep");
     watch w("clock_nanosleep");
     return fn(clock, flags, req, rem);
 }
 
-int getaddrinfo(const char* node, const char* service, const struct addrinfo* hints, struct addrinfo** res) {
-    static auto fn = real<int (*)(const char*, const char*, const struct addrinfo*, struct addrinfo**)>("getaddrinfo");
+int getaddrinfo(const char* node, const char* service, const struct addrinfo* hints,
+                struct addrinfo** res) {
+    static auto fn =
+        real<int (*)(const char*, const char*, const struct addrinfo*, struct addrinfo**)>(
+            "getaddrinfo");
     watch w("getaddrinfo");
     return fn(node, service, hints, res);
 }
@@ -177,7 +187,8 @@ ssize_t recv(int fd, void* buf, size_t n, int flags) {
 }
 
 ssize_t recvfrom(int fd, void* buf, size_t n, int flags, struct sockaddr* addr, socklen_t* len) {
-    static auto fn = real<ssize_t (*)(int, void*, size_t, int, struct sockaddr*, socklen_t*)>("recvfrom");
+    static auto fn =
+        real<ssize_t (*)(int, void*, size_t, int, struct sockaddr*, socklen_t*)>("recvfrom");
     watch w("recvfrom", (flags & MSG_DONTWAIT) == 0 && is_blocking_socket(fd));
     return fn(fd, buf, n, flags, addr, len);
 }
@@ -188,8 +199,11 @@ ssize_t send(int fd, const void* buf, size_t n, int flags) {
     return fn(fd, buf, n, flags);
 }
 
-ssize_t sendto(int fd, const void* buf, size_t n, int flags, const struct sockaddr* addr, socklen_t len) {
-    static auto fn = real<ssize_t (*)(int, const void*, size_t, int, const struct sockaddr*, socklen_t)>("sendto");
+ssize_t sendto(int fd, const void* buf, size_t n, int flags, const struct sockaddr* addr,
+               socklen_t len) {
+    static auto fn =
+        real<ssize_t (*)(int, const void*, size_t, int, const struct sockaddr*, socklen_t)>(
+            "sendto");
     watch w("sendto", (flags & MSG_DONTWAIT) == 0 && is_blocking_socket(fd));
     return fn(fd, buf, n, flags, addr, len);
 }

@@ -11,6 +11,7 @@ void leaked_resource(session& s, loop&) {
         r.f.severity = "warning";
         r.f.message = info.kind + " '" + info.name + "' was opened and never closed";
         r.title = info.kind + " '" + info.name + "' still open when the loop closed";
+        r.creation = s.resource_stack(info.id);
         r.creation_site = info.site.caller;
         r.f.why = "an unclosed resource holds threads, sockets or memory until the process ends, "
                   "and whatever it still had buffered may be lost";

@@ -9,9 +9,8 @@
 // At most 5 stalls a minute are reported; the rest are counted and the count is reported.
 #include "stall.hpp"
 
-#include "detectors.hpp"
-
 #include "../stacks.hpp"
+#include "detectors.hpp"
 
 #include <aio/errors.hpp>
 
@@ -64,7 +63,8 @@ void on_stall_signal(int) noexcept {
 }
 
 std::int64_t now_ns() noexcept {
-    return std::chrono::duration_cast<std::chrono::nanoseconds>(clock::now().time_since_epoch()).count();
+    return std::chrono::duration_cast<std::chrono::nanoseconds>(clock::now().time_since_epoch())
+        .count();
 }
 
 }  // namespace
@@ -120,7 +120,7 @@ std::size_t stall_watchdog::suppressed() const noexcept {
 
 void stall_watchdog::watch() {
     const auto tick = std::clamp<duration>(threshold_ / 4, std::chrono::milliseconds(1),
-                                          std::chrono::milliseconds(25));
+                                           std::chrono::milliseconds(25));
     std::unique_lock<std::mutex> lock(mutex_);
     std::uint64_t seen_generation = 0;
     duration next_report{};
@@ -203,11 +203,13 @@ void stall_watchdog::live_line(const stall& s, duration blocked, bool first) {
     std::string text;
     if (first) {
         std::string place = where(symbolize(s.stack, 1));
-        text = std::string(color_ ? "\x1b[1m" : "") + "aio debug: " + (color_ ? "\x1b[31m" : "") + "[stall]" +
-               (color_ ? "\x1b[0m\x1b[1m" : "") + " loop blocked " + format_duration(blocked) + " so far in task '" +
-               s.task_name + "' at " + place + (color_ ? "\x1b[0m" : "") + "\n";
+        text = std::string(color_ ? "\x1b[1m" : "") + "aio debug: " + (color_ ? "\x1b[31m" : "") +
+               "[stall]" + (color_ ? "\x1b[0m\x1b[1m" : "") + " loop blocked " +
+               format_duration(blocked) + " so far in task '" + s.task_name + "' at " + place +
+               (color_ ? "\x1b[0m" : "") + "\n";
     } else {
-        text = "aio debug: [stall] still blocked: " + format_duration(blocked) + " in task '" + s.task_name + "'\n";
+        text = "aio debug: [stall] still blocked: " + format_duration(blocked) + " in task '" +
+               s.task_name + "'\n";
     }
     std::fputs(text.c_str(), stderr);
 }
@@ -221,8 +223,9 @@ void stall(session& s, const task_ref& t, duration step, raw_stack culprit) {
     r.f.task_id = t.id();
     r.f.task_name = t.name();
     r.f.duration_ms = std::chrono::duration<double, std::milli>(step).count();
-    r.f.message = "the loop did not get control back for " + format_duration(step) + " (threshold " +
-                  format_duration(s.settings().stall) + "); the stack was captured while it was blocked";
+    r.f.message = "the loop did not get control back for " + format_duration(step) +
+                  " (threshold " + format_duration(s.settings().stall) +
+                  "); the stack was captured while it was blocked";
     r.title = "loop blocked " + format_duration(step) + " in task '" + t.name() + "'";
     r.culprit = std::move(culprit);
     r.creation = s.creation_of(t);

@@ -30,8 +30,8 @@ public:
     struct stall {
         std::uint64_t task_id = 0;
         std::string task_name;
-        raw_stack stack;    ///< captured while the loop was blocked
-        duration blocked{}; ///< how long, as last seen by the watchdog
+        raw_stack stack;     ///< captured while the loop was blocked
+        duration blocked{};  ///< how long, as last seen by the watchdog
     };
 
     /// Loop thread: a task step starts / ends. step_ends returns the stall that happened in
