@@ -81,6 +81,9 @@ session::session(config settings, loop& l, std::string options_text)
     if (cfg_.wants("stall")) {
         stall_ = std::make_unique<stall_watchdog>(cfg_.stall, color_);
     }
+    if (cfg_.wants("stack-high-water")) {
+        detail::enable_stack_watermarks(l);
+    }
 }
 
 session::~session() {
@@ -149,6 +152,9 @@ void session::after_task_step(const task_ref& t) noexcept {
 void session::task_done(const task_ref& t) noexcept {
     if (wants("cancel-swallowed")) {
         detectors::cancel_swallowed(*this, t);
+    }
+    if (t.base()->stack_deep_ && wants("stack-high-water")) {
+        detectors::stack_high_water(*this, t);
     }
 }
 

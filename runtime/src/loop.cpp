@@ -551,6 +551,10 @@ void set_debug_factory(debug_factory factory) noexcept {
     the_debug_factory.store(factory);
 }
 
+void enable_stack_watermarks(loop& l) noexcept {
+    l.core().watermarks_ = true;
+}
+
 runner::runner(run_options options) {
     if (current_loop() != nullptr) {
         throw usage_error("aio::run() cannot be called from a running event loop; inside a task, "

@@ -117,6 +117,9 @@ void loop_core::run_step_slow(task_base* t) noexcept {
             return;
         }
         make_context(t->slot_, t->stack_->bottom, t->stack_->size, &fiber_entry);
+        if (watermarks_) {
+            *watermark_of(t->stack_) = watermark_value;
+        }
     }
     current_ = t;
     t->state_ = task_state::running;
@@ -139,6 +142,9 @@ void loop_core::run_step_slow(task_base* t) noexcept {
 }
 
 void loop_core::finish(task_base* t) noexcept {
+    if (t->stack_ != nullptr && watermarks_) {
+        t->stack_deep_ = *watermark_of(t->stack_) != watermark_value;
+    }
     if (t->stack_ != nullptr) {
         stacks_.release(t->stack_);
         t->stack_ = nullptr;

@@ -219,3 +219,34 @@ TEST_CASE("a bad ASYNC_DEBUG value prints one line and the program still runs", 
     CHECK(ran);
     CHECK_THAT(r.err, Catch::Contains("bad value") && Catch::Contains("debug mode is off"));
 }
+
+namespace {
+// About 1 KiB of stack per level, all of it written (as real frames are).
+int deep(int depth) {
+    volatile char frame[1024];
+    for (auto& c : frame) {
+        c = static_cast<char>(depth);
+    }
+    return depth == 0 ? frame[0] : deep(depth - 1) + frame[sizeof frame - 1];
+}
+}  // namespace
+
+TEST_CASE("stack-high-water reports a task that used most of its stack",
+          "[debug][stack-high-water]") {
+    auto r = debug_run([] {
+        auto t = aio::create_task(aio::task_options{.name = "deep", .stack_size = 128 * 1024},
+                                  [] { return deep(110); });  // ~110 KiB of 128
+        t.get();
+    });
+    CHECK(r.count("stack-high-water") == 1);
+    CHECK_THAT(r.err, Catch::Contains("task 'deep' came close to overflowing its stack"));
+}
+
+TEST_CASE("stack-high-water stays silent for shallow tasks", "[debug][stack-high-water]") {
+    auto r = debug_run([] {
+        auto t = aio::create_task(aio::task_options{.name = "shallow", .stack_size = 128 * 1024},
+                                  [] { return deep(20); });
+        t.get();
+    });
+    CHECK(r.count("stack-high-water") == 0);
+}

@@ -15,6 +15,7 @@
 #include <chrono>
 #include <cstdarg>
 #include <cstdio>
+#include <cstdlib>
 
 #include <dlfcn.h>
 #include <fcntl.h>
@@ -36,7 +37,17 @@ __attribute__((tls_model("initial-exec"))) thread_local int tls_depth = 0;
 
 template <class Fn>
 Fn real(const char* name) {
-    return reinterpret_cast<Fn>(::dlsym(RTLD_NEXT, name));
+    auto fn = reinterpret_cast<Fn>(::dlsym(RTLD_NEXT, name));
+    if (fn == nullptr) {
+        // A fully static program has no dynamic libc to forward to.
+        std::fprintf(stderr,
+                     "aio debug: cannot find the C library's %s (a fully static build?); aio's "
+                     "blocking-call "
+                     "interposition needs a dynamically linked libc\n",
+                     name);
+        std::abort();
+    }
+    return fn;
 }
 
 bool is_blocking_socket(int fd) {
@@ -164,38 +175,41 @@ struct hostent* gethostbyname(const char* name) {
 
 int connect(int fd, const struct sockaddr* addr, socklen_t len) {
     static auto fn = real<int (*)(int, const struct sockaddr*, socklen_t)>("connect");
-    watch w("connect", is_blocking_socket(fd));
+    watch w("connect", aio::debug::tls_session_active() && is_blocking_socket(fd));
     return fn(fd, addr, len);
 }
 
 int accept(int fd, struct sockaddr* addr, socklen_t* len) {
     static auto fn = real<int (*)(int, struct sockaddr*, socklen_t*)>("accept");
-    watch w("accept", is_blocking_socket(fd));
+    watch w("accept", aio::debug::tls_session_active() && is_blocking_socket(fd));
     return fn(fd, addr, len);
 }
 
 int accept4(int fd, struct sockaddr* addr, socklen_t* len, int flags) {
     static auto fn = real<int (*)(int, struct sockaddr*, socklen_t*, int)>("accept4");
-    watch w("accept4", is_blocking_socket(fd));
+    watch w("accept4", aio::debug::tls_session_active() && is_blocking_socket(fd));
     return fn(fd, addr, len, flags);
 }
 
 ssize_t recv(int fd, void* buf, size_t n, int flags) {
     static auto fn = real<ssize_t (*)(int, void*, size_t, int)>("recv");
-    watch w("recv", (flags & MSG_DONTWAIT) == 0 && is_blocking_socket(fd));
+    watch w("recv", (flags & MSG_DONTWAIT) == 0 && aio::debug::tls_session_active() &&
+                        is_blocking_socket(fd));
     return fn(fd, buf, n, flags);
 }
 
 ssize_t recvfrom(int fd, void* buf, size_t n, int flags, struct sockaddr* addr, socklen_t* len) {
     static auto fn =
         real<ssize_t (*)(int, void*, size_t, int, struct sockaddr*, socklen_t*)>("recvfrom");
-    watch w("recvfrom", (flags & MSG_DONTWAIT) == 0 && is_blocking_socket(fd));
+    watch w("recvfrom", (flags & MSG_DONTWAIT) == 0 && aio::debug::tls_session_active() &&
+                            is_blocking_socket(fd));
     return fn(fd, buf, n, flags, addr, len);
 }
 
 ssize_t send(int fd, const void* buf, size_t n, int flags) {
     static auto fn = real<ssize_t (*)(int, const void*, size_t, int)>("send");
-    watch w("send", (flags & MSG_DONTWAIT) == 0 && is_blocking_socket(fd));
+    watch w("send", (flags & MSG_DONTWAIT) == 0 && aio::debug::tls_session_active() &&
+                        is_blocking_socket(fd));
     return fn(fd, buf, n, flags);
 }
 
@@ -204,7 +218,8 @@ ssize_t sendto(int fd, const void* buf, size_t n, int flags, const struct sockad
     static auto fn =
         real<ssize_t (*)(int, const void*, size_t, int, const struct sockaddr*, socklen_t)>(
             "sendto");
-    watch w("sendto", (flags & MSG_DONTWAIT) == 0 && is_blocking_socket(fd));
+    watch w("sendto", (flags & MSG_DONTWAIT) == 0 && aio::debug::tls_session_active() &&
+                          is_blocking_socket(fd));
     return fn(fd, buf, n, flags, addr, len);
 }
 

@@ -122,6 +122,9 @@ public:
     std::uint32_t cancels_delivered_ = 0;
     std::string cancel_message_;
 
+    // Stack watermark (debug mode's stack-high-water): the task's stack reached past 75 %.
+    bool stack_deep_ = false;
+
     // Observation, for never-awaited / exception-never-retrieved.
     bool observed_ = false;             // get/result/exception/gather/task_group took it over
     bool exception_retrieved_ = false;  // its failure reached someone
