@@ -84,6 +84,9 @@ session::session(config settings, loop& l, std::string options_text)
     if (cfg_.wants("stack-high-water")) {
         detail::enable_stack_watermarks(l);
     }
+    if (cfg_.wants("wrong-thread")) {
+        detail::enable_thread_checks(l);
+    }
 }
 
 session::~session() {
@@ -221,7 +224,29 @@ void session::report(raw_finding r) noexcept {
     }
 }
 
+void session::wrong_thread(const char* call) noexcept {
+    if (wants("wrong-thread")) {
+        detectors::wrong_thread(*this, call);
+    }
+}
+
+void session::report_from_any_thread(raw_finding r) noexcept {
+    try {
+        r.f.at_ms = now_ms();
+        std::lock_guard<std::mutex> lock(foreign_mutex_);
+        foreign_.push_back(std::move(r));
+    } catch (...) {
+    }
+}
+
 void session::flush() noexcept {
+    {
+        std::lock_guard<std::mutex> lock(foreign_mutex_);
+        for (auto& r : foreign_) {
+            queue_.push_back(std::move(r));
+        }
+        foreign_.clear();
+    }
     if (queue_.empty()) {
         return;
     }

@@ -13,6 +13,7 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <thread>
 #include <unordered_map>
@@ -43,12 +44,15 @@ public:
     void task_exception_unretrieved(const task_ref& t) noexcept override;
     void task_suspended_at(const task_ref& t) noexcept override;
     void resource_opened(const resource_info& r) noexcept override;
+    void wrong_thread(const char* call) noexcept override;
     void before_io_wait(duration timeout) noexcept override;
     void shutdown_started(loop& l) noexcept override;
     void loop_closing(loop& l) noexcept override;
 
     /// Queues a finding; cheap, callable on a fiber stack. Printed at the next flush.
     void report(raw_finding r) noexcept;
+    /// Queues a finding from any thread (wrong-thread); printed at the loop's next flush.
+    void report_from_any_thread(raw_finding r) noexcept;
     /// Symbolizes and prints the queued findings. Loop stack only.
     void flush() noexcept;
 
@@ -77,6 +81,8 @@ private:
     time_point start_;
     std::string started_iso_;
     std::vector<raw_finding> queue_;
+    std::mutex foreign_mutex_;
+    std::vector<raw_finding> foreign_;  // guarded by foreign_mutex_
     std::vector<finding> findings_;
     std::map<std::string, std::size_t> merged_;  // merge key -> index in findings_
     std::unordered_map<void*, std::unique_ptr<raw_stack>> creation_stacks_;  // by caller address

@@ -442,16 +442,19 @@ time_point loop::time() const noexcept {
 }
 
 timer_handle loop::call_soon(std::function<void()> fn) {
+    core_->check_thread("loop::call_soon");
     return core_->schedule_callback(std::move(fn), nullptr);
 }
 
 timer_handle loop::call_later(duration delay, std::function<void()> fn) {
+    core_->check_thread("loop::call_later");
     time_point now = core_->now();
     time_point when = delay > time_point::max() - now ? time_point::max() : now + delay;
     return core_->schedule_callback(std::move(fn), &when);
 }
 
 timer_handle loop::call_at(time_point when, std::function<void()> fn) {
+    core_->check_thread("loop::call_at");
     return core_->schedule_callback(std::move(fn), &when);
 }
 
@@ -549,6 +552,31 @@ std::atomic<debug_factory> the_debug_factory{nullptr};
 
 void set_debug_factory(debug_factory factory) noexcept {
     the_debug_factory.store(factory);
+}
+
+void enable_thread_checks(loop& l) noexcept {
+    l.core().thread_checks_ = true;
+}
+
+bool loop_core::tls_loop_is_not(const loop_core* l) noexcept {
+    return tls_loop != l;
+}
+
+void loop_core::wrong_thread(const char* call) {
+    // The instruments are read from a foreign thread: they only change on the loop thread
+    // before user code can start threads, and are not removed while the loop runs.
+    for (instrument* i : instruments_) {
+        i->wrong_thread(call);
+    }
+    throw usage_error(std::string(call) +
+                      " was called from a thread that does not run the event loop; hand work "
+                      "to the loop with loop.call_soon_threadsafe(fn)");
+}
+
+void check_thread(const task_base* t, const char* call) {
+    if (t != nullptr && t->loop_ != nullptr) {
+        t->loop_->check_thread(call);
+    }
 }
 
 void enable_stack_watermarks(loop& l) noexcept {

@@ -198,6 +198,17 @@ public:
     // Debug mode's stack-high-water: a marker word at 75 % of each stack's depth, written when a
     // task starts and checked when it ends.
     bool watermarks_ = false;
+    // Debug mode's wrong-thread: loop calls check the calling thread.
+    bool thread_checks_ = false;
+    /// Throws usage_error (after the instruments' wrong_thread) if thread checks are on and
+    /// the calling thread does not run this loop.
+    void check_thread(const char* call) {
+        if (AIO_UNLIKELY(thread_checks_) && tls_loop_is_not(this)) {
+            wrong_thread(call);
+        }
+    }
+    [[noreturn]] void wrong_thread(const char* call);
+    static bool tls_loop_is_not(const loop_core* l) noexcept;
     static constexpr std::uint64_t watermark_value = 0x57A7C4DEE9A7E2ULL;
     static std::uint64_t* watermark_of(fiber_stack* s) noexcept {
         auto at = reinterpret_cast<std::uintptr_t>(s->bottom) + s->size / 4;

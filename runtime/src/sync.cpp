@@ -20,9 +20,12 @@ using detail::waiter_guard;
 
 // event ---------------------------------------------------------------------------------
 
-void event::set() noexcept {
+void event::set() {
     if (flag_) {
         return;
+    }
+    if (waiter* w = waiters_.front()) {
+        detail::check_thread(w->task, "aio::event::set");
     }
     flag_ = true;
     while (waiter* w = waiters_.pop_front()) {
@@ -62,6 +65,9 @@ void lock::release() {
     if (owner_ == nullptr) {
         throw usage_error("aio::lock::release: the lock is not locked");
     }
+    if (waiter* front = waiters_.front()) {
+        detail::check_thread(front->task, "aio::lock::release");
+    }
     if (waiter* w = waiters_.pop_front()) {
         owner_ = w->task;
         detail::notify(*w);
@@ -94,6 +100,9 @@ void semaphore::acquire() {
 }
 
 void semaphore::release() {
+    if (waiter* front = waiters_.front()) {
+        detail::check_thread(front->task, "aio::semaphore::release");
+    }
     if (waiter* w = waiters_.pop_front()) {
         detail::notify(*w);
     } else {
@@ -167,6 +176,9 @@ void condition::wait() {
 void condition::notify(std::size_t n) {
     if (!lock_->locked()) {
         throw usage_error("aio::condition::notify: acquire the condition's lock first");
+    }
+    if (waiter* front = waiters_.front()) {
+        detail::check_thread(front->task, "aio::condition::notify");
     }
     for (std::size_t i = 0; i < n; ++i) {
         waiter* w = waiters_.pop_front();

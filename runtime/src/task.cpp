@@ -319,6 +319,14 @@ bool cancel(task_base& t, std::string_view message) noexcept {
         return false;
     }
     loop_core* l = t.loop_;
+    if (AIO_UNLIKELY(l->thread_checks_) && loop_core::tls_loop_is_not(l)) {
+        // cancel() cannot throw: report, and refuse to touch another thread's loop.
+        try {
+            l->wrong_thread("aio::task::cancel");
+        } catch (const usage_error&) {
+        }
+        return false;
+    }
     if (AIO_UNLIKELY(l->instrumented_)) {
         task_ref ref(&t);
         l->each_instrument([&](instrument& i) { i.cancel_requested(ref, message); });

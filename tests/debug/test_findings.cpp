@@ -7,6 +7,7 @@
 #include <catch2/catch.hpp>
 
 #include <stdexcept>
+#include <thread>
 
 #include <nlohmann/json.hpp>
 
@@ -249,4 +250,43 @@ TEST_CASE("stack-high-water stays silent for shallow tasks", "[debug][stack-high
         t.get();
     });
     CHECK(r.count("stack-high-water") == 0);
+}
+
+TEST_CASE("wrong-thread: an event set from another thread throws and is reported",
+          "[debug][wrong-thread]") {
+    std::string thrown;
+    auto r = debug_run([&] {
+        aio::event ev;
+        auto waiter = aio::create_task([&] { ev.wait(); });
+        aio::sleep(0s);
+        std::thread th([&] {
+            try {
+                ev.set();  // wrong: the event belongs to the loop's thread
+            } catch (const aio::usage_error& e) {
+                thrown = e.what();
+            }
+        });
+        th.join();
+        ev.set();  // right: from the loop thread
+        waiter.get();
+    });
+    CHECK_THAT(thrown, Catch::Contains("call_soon_threadsafe"));
+    CHECK(r.count("wrong-thread") == 1);
+    CHECK_THAT(
+        r.err,
+        Catch::Contains(
+            "[wrong-thread] aio::event::set called from a thread that does not run the loop"));
+}
+
+TEST_CASE("wrong-thread stays silent for call_soon_threadsafe", "[debug][wrong-thread]") {
+    auto r = debug_run([] {
+        aio::event ev;
+        auto& l = aio::get_running_loop();
+        auto waiter = aio::create_task([&] { ev.wait(); });
+        aio::sleep(0s);
+        std::thread th([&] { l.call_soon_threadsafe([&] { ev.set(); }); });
+        th.join();
+        waiter.get();
+    });
+    CHECK(r.count("wrong-thread") == 0);
 }

@@ -59,6 +59,10 @@ public:
         (void)t;
         (void)message;
     }
+    /// A loop call (named by `call`) was made from a thread that does not run the loop, with
+    /// thread checks on (debug mode). Runs on that foreign thread: must be thread-safe. The
+    /// call then throws usage_error.
+    virtual void wrong_thread(const char* call) noexcept { (void)call; }
     /// The loop is about to wait for I/O or timers for at most `timeout` (negative: no limit).
     virtual void before_io_wait(duration timeout) noexcept { (void)timeout; }
     /// The loop returned from its I/O wait.

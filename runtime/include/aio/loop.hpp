@@ -169,6 +169,10 @@ using debug_factory = std::unique_ptr<instrument> (*)(loop&, const run_options&)
 /// Registers the debug factory (the last registration wins).
 void set_debug_factory(debug_factory factory) noexcept;
 
+/// Debug mode: make loop calls from a thread that does not run the loop throw usage_error and
+/// tell the instruments (wrong_thread), instead of racing. Loop thread.
+void enable_thread_checks(loop& l) noexcept;
+
 /// Debug mode: mark each task's stack at 75 % of its depth so a task that went deeper is
 /// flagged when it ends (task_base::stack_deep_). Costs one stack page per task. Loop thread.
 void enable_stack_watermarks(loop& l) noexcept;

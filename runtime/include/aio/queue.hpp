@@ -128,6 +128,9 @@ public:
         if (full()) {
             throw queue_full();
         }
+        if (waiter* front = getters_.front()) {
+            check_thread(front->task, "aio::queue::put");
+        }
         ++unfinished_;
         if (waiter* g = getters_.pop_front()) {
             static_cast<std::optional<T>*>(g->data)->emplace(std::move(item));
@@ -226,6 +229,9 @@ private:
     static constexpr int shutdown_status = 2;
 
     T take() {
+        if (waiter* front = putters_.front()) {
+            check_thread(front->task, "aio::queue::get");
+        }
         T v = store_.pop();
         // Room was made: move the first waiting putter's item in.
         if (waiter* p = putters_.pop_front()) {

@@ -227,6 +227,10 @@ void notify(waiter& w, int status = 1) noexcept;
 /// its return address, inside the always-inline create_task, is the spawning line.
 AIO_NOINLINE void spawn(task_base* t);
 
+/// With thread checks on (debug mode), throws usage_error naming `call` if the calling thread
+/// does not run `t`'s loop, after telling the instruments (wrong-thread). A no-op otherwise.
+void check_thread(const task_base* t, const char* call);
+
 /// Requests cancellation of `t` (asyncio Task.cancel); returns false if it is already done.
 bool cancel(task_base& t, std::string_view message) noexcept;
 
