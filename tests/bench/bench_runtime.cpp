@@ -109,13 +109,14 @@ void spawn_all_blocked(benchmark::State& state) {
 }
 BENCHMARK(spawn_all_blocked)->Arg(10000)->Unit(benchmark::kMillisecond);
 
-// A timer-heavy workload: 1000 tasks each sleeping 0 ms ten times.
+// A timer-heavy workload: N tasks each sleeping 1 us ten times; time per sleep.
 void sleep_heavy(benchmark::State& state) {
+    const auto n = static_cast<int>(state.range(0));
     aio::run(
         [&] {
             for (auto _ : state) {
                 std::vector<aio::task<void>> tasks;
-                for (int i = 0; i < 1000; ++i) {
+                for (int i = 0; i < n; ++i) {
                     tasks.push_back(aio::create_task([] {
                         for (int k = 0; k < 10; ++k) {
                             aio::sleep(std::chrono::microseconds(1));
@@ -126,9 +127,9 @@ void sleep_heavy(benchmark::State& state) {
             }
         },
         bench_options());
-    state.SetItemsProcessed(state.iterations() * 10000);
+    state.SetItemsProcessed(state.iterations() * n * 10);
 }
-BENCHMARK(sleep_heavy)->Unit(benchmark::kMillisecond);
+BENCHMARK(sleep_heavy)->Arg(1000)->Arg(10000)->Unit(benchmark::kMillisecond);
 
 }  // namespace
 
