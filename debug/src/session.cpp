@@ -133,7 +133,7 @@ void session::task_spawned(const task_ref& t) noexcept {
 void session::before_task_step(const task_ref&) noexcept {
     step_start_ = clock::now();
     if (stall_) {
-        stall_->step_begins();
+        stall_->step_begins(step_start_);
     }
 }
 
@@ -235,12 +235,13 @@ void session::report_from_any_thread(raw_finding r) noexcept {
         r.f.at_ms = now_ms();
         std::lock_guard<std::mutex> lock(foreign_mutex_);
         foreign_.push_back(std::move(r));
+        foreign_pending_.store(true, std::memory_order_release);
     } catch (...) {
     }
 }
 
 void session::flush() noexcept {
-    {
+    if (foreign_pending_.exchange(false, std::memory_order_acquire)) {
         std::lock_guard<std::mutex> lock(foreign_mutex_);
         for (auto& r : foreign_) {
             queue_.push_back(std::move(r));

@@ -10,6 +10,7 @@
 #include <aio/debug/report.hpp>
 #include <aio/instrument.hpp>
 
+#include <atomic>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -82,7 +83,8 @@ private:
     std::string started_iso_;
     std::vector<raw_finding> queue_;
     std::mutex foreign_mutex_;
-    std::vector<raw_finding> foreign_;  // guarded by foreign_mutex_
+    std::vector<raw_finding> foreign_;          // guarded by foreign_mutex_
+    std::atomic<bool> foreign_pending_{false};  // lets flush skip the mutex when empty
     std::vector<finding> findings_;
     std::map<std::string, std::size_t> merged_;  // merge key -> index in findings_
     std::unordered_map<void*, std::unique_ptr<raw_stack>> creation_stacks_;  // by caller address

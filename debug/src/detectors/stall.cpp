@@ -95,9 +95,11 @@ stall_watchdog::~stall_watchdog() {
     thread_.join();
 }
 
-void stall_watchdog::step_begins() noexcept {
+void stall_watchdog::step_begins(clock::time_point now) noexcept {
     generation_.fetch_add(1, std::memory_order_relaxed);
-    busy_since_.store(now_ns(), std::memory_order_release);
+    busy_since_.store(
+        std::chrono::duration_cast<std::chrono::nanoseconds>(now.time_since_epoch()).count(),
+        std::memory_order_release);
 }
 
 std::optional<stall_watchdog::stall> stall_watchdog::step_ends() noexcept {

@@ -36,7 +36,7 @@ public:
 
     /// Loop thread: a task step starts / ends. step_ends returns the stall that happened in
     /// the step, if any.
-    void step_begins() noexcept;
+    void step_begins(clock::time_point now) noexcept;
     std::optional<stall> step_ends() noexcept;
     /// Stalls not reported because of the rate limit.
     [[nodiscard]] std::size_t suppressed() const noexcept;
