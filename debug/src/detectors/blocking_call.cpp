@@ -87,18 +87,12 @@ private:
         try {
             session& s = *tls_session;
             task_ref t(detail::current_task_or_null());
-            raw_finding r;
-            r.f.id = "blocking-call";
-            r.f.severity = "error";
-            r.f.task_id = t.id();
-            r.f.task_name = t.name();
+            raw_finding r = detectors::task_finding(s, t, "blocking-call", "error");
             r.f.duration_ms = std::chrono::duration<double, std::milli>(took).count();
             r.f.message = std::string(call_) + "() blocked the loop for " + format_duration(took);
             r.title = std::string("blocking call ") + call_ + "() in task '" + t.name() + "' (" +
                       format_duration(took) + ")";
             r.culprit = capture_stack();
-            r.creation = s.creation_of(t);
-            r.creation_site = t.raw_creation_site().caller;
             r.f.why = "a blocking call stops the whole loop, not just this task: every other task, "
                       "timer and socket waits until it returns";
             r.f.fix =

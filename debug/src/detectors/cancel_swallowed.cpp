@@ -11,17 +11,11 @@ void cancel_swallowed(session& s, const task_ref& t) {
         t.cancelling() == 0) {
         return;
     }
-    raw_finding r;
-    r.f.id = "cancel-swallowed";
-    r.f.severity = "error";
-    r.f.task_id = t.id();
-    r.f.task_name = t.name();
+    raw_finding r = task_finding(s, t, "cancel-swallowed", "error");
     r.f.message = "cancelled " + std::to_string(b->cancels_delivered_) +
                   " time(s), cancelling() is " + std::to_string(t.cancelling()) +
                   ", and the task returned a value";
     r.title = "task '" + t.name() + "' swallowed its cancellation";
-    r.creation = s.creation_of(t);
-    r.creation_site = t.raw_creation_site().caller;
     r.f.why = "whoever cancelled the task (a timeout, a task_group, shutdown) believes it stopped; "
               "timeouts stop working and shutdown waits for a task that keeps going";
     r.f.fix = "rethrow aio::cancelled_error after cleanup (catch (...) { cleanup(); throw; }); if "

@@ -5,6 +5,19 @@
 
 namespace aio::debug::detectors {
 
+/// A finding about task `t`: the fields every task detector fills the same way.
+inline raw_finding task_finding(session& s, const task_ref& t, const char* id,
+                                const char* severity) {
+    raw_finding r;
+    r.f.id = id;
+    r.f.severity = severity;
+    r.f.task_id = t.id();
+    r.f.task_name = t.name();
+    r.creation = s.creation_of(t);
+    r.creation_site = t.raw_creation_site().caller;
+    return r;
+}
+
 void never_awaited(session& s, const task_ref& t);                 // task_handle_dropped
 void exception_never_retrieved(session& s, const task_ref& t);     // task_exception_unretrieved
 void slow_callback(session& s, const task_ref& t, duration step);  // after_task_step

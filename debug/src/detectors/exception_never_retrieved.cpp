@@ -5,15 +5,9 @@
 namespace aio::debug::detectors {
 
 void exception_never_retrieved(session& s, const task_ref& t) {
-    raw_finding r;
-    r.f.id = "exception-never-retrieved";
-    r.f.severity = "error";
-    r.f.task_id = t.id();
-    r.f.task_name = t.name();
+    raw_finding r = task_finding(s, t, "exception-never-retrieved", "error");
     r.f.message = describe_exception(t.base()->exception_);
     r.title = "task '" + t.name() + "' failed and nobody saw it: " + r.f.message;
-    r.creation = s.creation_of(t);
-    r.creation_site = t.raw_creation_site().caller;
     r.f.why = "the task's exception was dropped: the failure is silent and whatever the task was "
               "doing is left half done";
     r.f.fix = "get() the task (or gather it) where the error can be handled, or run it on an "

@@ -5,16 +5,10 @@
 namespace aio::debug::detectors {
 
 void never_awaited(session& s, const task_ref& t) {
-    raw_finding r;
-    r.f.id = "never-awaited";
-    r.f.severity = "warning";
-    r.f.task_id = t.id();
-    r.f.task_name = t.name();
+    raw_finding r = task_finding(s, t, "never-awaited", "warning");
     r.f.message = t.done() ? "the task had already finished"
                            : "the task keeps running with nobody waiting for it";
     r.title = "task '" + t.name() + "' was never awaited";
-    r.creation = s.creation_of(t);
-    r.creation_site = t.raw_creation_site().caller;
     r.f.why = "nobody waits for the task: its result is lost, an exception in it goes unseen, "
               "and it may still be running when the program assumes it is done";
     r.f.fix = "keep the handle and call get() on it (or gather the tasks); if fire-and-forget is "

@@ -6,16 +6,10 @@ namespace aio::debug::detectors {
 
 void pending_at_close(session& s, loop&) {
     for (const task_ref& t : aio::all_tasks()) {
-        raw_finding r;
-        r.f.id = "pending-at-close";
-        r.f.severity = "warning";
-        r.f.task_id = t.id();
-        r.f.task_name = t.name();
+        raw_finding r = task_finding(s, t, "pending-at-close", "warning");
         r.f.message = "still pending when the main task returned; aio::run cancels it now";
         r.title = "task '" + t.name() + "' was still pending when the loop closed";
         r.culprit = s.suspension_of(t);
-        r.creation = s.creation_of(t);
-        r.creation_site = t.raw_creation_site().caller;
         r.f.why = "the task is cancelled at whatever yield point it waits in: its work is cut "
                   "short and nobody learns whether it finished";
         r.f.fix = "wait for the task before main returns (get(), gather, a task_group), or cancel "

@@ -5,18 +5,12 @@
 namespace aio::debug::detectors {
 
 void slow_callback(session& s, const task_ref& t, duration step) {
-    raw_finding r;
-    r.f.id = "slow-callback";
-    r.f.severity = "warning";
-    r.f.task_id = t.id();
-    r.f.task_name = t.name();
+    raw_finding r = task_finding(s, t, "slow-callback", "warning");
     r.f.duration_ms = std::chrono::duration<double, std::milli>(step).count();
     r.f.message = "one step took " + format_duration(step) + " (threshold " +
                   format_duration(s.settings().slow) + ")" +
                   (t.done() ? "; the task finished at the end of it" : "");
     r.title = "task '" + t.name() + "' held the loop for " + format_duration(step);
-    r.creation = s.creation_of(t);
-    r.creation_site = t.raw_creation_site().caller;
     r.f.why = "while one task computes or blocks between two yield points, no other task runs: "
               "timers fire late, sockets are not served, the program looks frozen";
     r.f.fix = "move CPU-heavy or blocking work to a thread with aio::to_thread(fn), or split it "

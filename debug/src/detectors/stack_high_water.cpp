@@ -10,16 +10,10 @@
 namespace aio::debug::detectors {
 
 void stack_high_water(session& s, const task_ref& t) {
-    raw_finding r;
-    r.f.id = "stack-high-water";
-    r.f.severity = "warning";
-    r.f.task_id = t.id();
-    r.f.task_name = t.name();
+    raw_finding r = task_finding(s, t, "stack-high-water", "warning");
     r.f.message = "the task used more than 75 % of its " + std::to_string(t.stack_size() / 1024) +
                   " KiB stack";
     r.title = "task '" + t.name() + "' came close to overflowing its stack";
-    r.creation = s.creation_of(t);
-    r.creation_site = t.raw_creation_site().caller;
     r.f.why = "a fiber's stack does not grow: a little more depth (recursion, a large local "
               "array, a deeper library call) overflows it and the program aborts";
     r.f.fix = "keep large buffers off the stack (std::vector), avoid deep recursion in tasks, or "

@@ -219,19 +219,13 @@ void stall_watchdog::live_line(const stall& s, duration blocked, bool first) {
 namespace detectors {
 
 void stall(session& s, const task_ref& t, duration step, raw_stack culprit) {
-    raw_finding r;
-    r.f.id = "stall";
-    r.f.severity = "error";
-    r.f.task_id = t.id();
-    r.f.task_name = t.name();
+    raw_finding r = task_finding(s, t, "stall", "error");
     r.f.duration_ms = std::chrono::duration<double, std::milli>(step).count();
     r.f.message = "the loop did not get control back for " + format_duration(step) +
                   " (threshold " + format_duration(s.settings().stall) +
                   "); the stack was captured while it was blocked";
     r.title = "loop blocked " + format_duration(step) + " in task '" + t.name() + "'";
     r.culprit = std::move(culprit);
-    r.creation = s.creation_of(t);
-    r.creation_site = t.raw_creation_site().caller;
     r.f.why = "nothing else runs while the loop is blocked: heartbeats stop, timeouts fire late, "
               "connections are not served";
     r.f.fix = "run CPU-heavy or blocking code on a thread (aio::to_thread(fn)) or break it up with "
