@@ -9,6 +9,8 @@
 #include <cstdio>
 #include <ctime>
 #include <fstream>
+#include <mutex>
+#include <unordered_set>
 
 #include <unistd.h>
 
@@ -120,7 +122,14 @@ void session::task_spawned(const task_ref& t) noexcept {
     void* site = t.raw_creation_site().caller;
     try {
         auto it = creation_stacks_.find(site);
+        if (auto rs = resolved_sites_.find(site);
+            rs != resolved_sites_.end() && t.base()->site_.file == nullptr) {
+            t.base()->site_.file = rs->second.file;
+            t.base()->site_.function = rs->second.function;
+            t.base()->site_.line = rs->second.line;
+        }
         if (it == creation_stacks_.end()) {
+            unresolved_sites_.push_back(site);
             auto stack = std::make_unique<raw_stack>(capture_stack());
             // aio's own frames (the spawn call) are collapsed when it is symbolized.
             it = creation_stacks_.emplace(site, std::move(stack)).first;
@@ -240,7 +249,59 @@ void session::report_from_any_thread(raw_finding r) noexcept {
     }
 }
 
+namespace {
+
+// Strings that must outlive the session: task objects can outlive their loop and keep
+// pointing at their creation site. One entry per distinct site, for the process's life.
+const char* intern(const std::string& s) {
+    static std::mutex mutex;
+    static std::unordered_set<std::string> pool;
+    std::lock_guard<std::mutex> lock(mutex);
+    return pool.insert(s).first->c_str();
+}
+
+}  // namespace
+
+void session::resolve_new_sites() noexcept {
+    try {
+        std::vector<void*> sites;
+        sites.swap(unresolved_sites_);
+        bool any = false;
+        for (void* site : sites) {
+            auto it = creation_stacks_.find(site);
+            if (it == creation_stacks_.end()) {
+                continue;
+            }
+            std::vector<frame> frames = symbolize(*it->second, 1);
+            if (frames.empty() || frames.front().file.empty()) {
+                continue;
+            }
+            resolved_sites_[site] = resolved_site{
+                intern(frames.front().file), intern(frames.front().function), frames.front().line};
+            any = true;
+        }
+        if (!any) {
+            return;
+        }
+        // Tasks spawned before their site was resolved get it now.
+        for (const task_ref& t : aio::all_tasks()) {
+            detail::creation_site& cs = t.base()->site_;
+            if (cs.file == nullptr) {
+                if (auto rs = resolved_sites_.find(cs.caller); rs != resolved_sites_.end()) {
+                    cs.file = rs->second.file;
+                    cs.function = rs->second.function;
+                    cs.line = rs->second.line;
+                }
+            }
+        }
+    } catch (...) {
+    }
+}
+
 void session::flush() noexcept {
+    if (!unresolved_sites_.empty()) {
+        resolve_new_sites();
+    }
     if (foreign_pending_.exchange(false, std::memory_order_acquire)) {
         std::lock_guard<std::mutex> lock(foreign_mutex_);
         for (auto& r : foreign_) {

@@ -88,8 +88,18 @@ private:
     std::vector<finding> findings_;
     std::map<std::string, std::size_t> merged_;  // merge key -> index in findings_
     std::unordered_map<void*, std::unique_ptr<raw_stack>> creation_stacks_;  // by caller address
-    std::unordered_map<std::uint64_t, raw_stack> suspensions_;               // by task id
-    std::unordered_map<std::uint64_t, raw_stack> resources_;                 // by resource id
+    // Creation sites resolved to file:line, so the runtime's stack-overflow message (printed
+    // from a signal handler, which cannot symbolize) can name the line in debug mode.
+    struct resolved_site {
+        const char* file = nullptr;
+        const char* function = nullptr;
+        std::uint32_t line = 0;
+    };
+    std::unordered_map<void*, resolved_site> resolved_sites_;
+    std::vector<void*> unresolved_sites_;
+    void resolve_new_sites() noexcept;
+    std::unordered_map<std::uint64_t, raw_stack> suspensions_;  // by task id
+    std::unordered_map<std::uint64_t, raw_stack> resources_;    // by resource id
     time_point step_start_{};
     bool color_ = false;
     std::unique_ptr<stall_watchdog> stall_;
