@@ -184,9 +184,27 @@ void session::task_exception_unretrieved(const task_ref& t) noexcept {
 
 void session::task_suspended_at(const task_ref& t) noexcept {
     try {
-        suspensions_[t.id()] = capture_stack();
+        raw_stack here = capture_stack();
+        if (auto it = awaiting_capture_.find(t.id()); it != awaiting_capture_.end()) {
+            raw_finding r = std::move(it->second);
+            awaiting_capture_.erase(it);
+            r.culprit = here;
+            report(std::move(r));
+        }
+        suspensions_[t.id()] = std::move(here);
     } catch (...) {
     }
+}
+
+void session::report_when_parked(const task_ref& t, raw_finding r) noexcept {
+    try {
+        if (awaiting_capture_.count(t.id()) == 0 && request_suspension_capture(t)) {
+            awaiting_capture_.emplace(t.id(), std::move(r));
+            return;
+        }
+    } catch (...) {
+    }
+    report(std::move(r));
 }
 
 void session::resource_opened(const resource_info& r) noexcept {
@@ -206,6 +224,11 @@ void session::before_io_wait(duration) noexcept {
 }
 
 void session::shutdown_started(loop& l) noexcept {
+    // Captures not served by now never will be: report those findings as they are.
+    for (auto& [id, r] : awaiting_capture_) {
+        report(std::move(r));
+    }
+    awaiting_capture_.clear();
     if (wants("pending-at-close")) {
         detectors::pending_at_close(*this, l);
     }

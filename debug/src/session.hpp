@@ -54,6 +54,9 @@ public:
     void report(raw_finding r) noexcept;
     /// Queues a finding from any thread (wrong-thread); printed at the loop's next flush.
     void report_from_any_thread(raw_finding r) noexcept;
+    /// Reports `r` once task `t` has said where it is parked (where its step ended); at once
+    /// if it is not parked. Loop stack.
+    void report_when_parked(const task_ref& t, raw_finding r) noexcept;
     /// Symbolizes and prints the queued findings. Loop stack only.
     void flush() noexcept;
 
@@ -100,6 +103,8 @@ private:
     void resolve_new_sites() noexcept;
     std::unordered_map<std::uint64_t, raw_stack> suspensions_;  // by task id
     std::unordered_map<std::uint64_t, raw_stack> resources_;    // by resource id
+    // slow-callback findings waiting for their task to report where the step ended
+    std::unordered_map<std::uint64_t, raw_finding> awaiting_capture_;
     time_point step_start_{};
     bool color_ = false;
     std::unique_ptr<stall_watchdog> stall_;

@@ -77,6 +77,10 @@ void resource_registration::close() noexcept {
     }
 }
 
+bool request_suspension_capture(const task_ref& t) noexcept {
+    return t && detail::request_capture(*t.base());
+}
+
 std::vector<resource_info> open_resources() {
     detail::loop_core& l = detail::require_loop("aio::open_resources()");
     std::vector<resource_info> out;

@@ -259,6 +259,9 @@ inline void yield_inline(task_base& t) {
 loop_core& require_loop(const char* what);
 void set_current_loop(loop_core* l) noexcept;
 
+/// Has a parked task report where it waits at its next step (task_suspended_at).
+bool request_capture(task_base& t) noexcept;
+
 /// "task 'name' created at file:line", for messages.
 std::string describe_task(const task_base* t);
 /// Resolves a creation record to file:line (symbolize.cpp); never throws.

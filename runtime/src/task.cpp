@@ -285,6 +285,15 @@ void loop_core::report_suspension(task_base& t) noexcept {
     }
 }
 
+bool request_capture(task_base& t) noexcept {
+    if (t.state_ != task_state::suspended || t.capture_) {
+        return false;
+    }
+    t.capture_ = true;
+    t.loop_->schedule_task(&t);
+    return true;
+}
+
 void loop_core::capture_suspension_points() {
     bool any = false;
     for (task_base* t = all_head_; t != nullptr; t = t->all_next_) {

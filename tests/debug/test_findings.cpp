@@ -292,3 +292,22 @@ TEST_CASE("wrong-thread stays silent for call_soon_threadsafe", "[debug][wrong-t
     });
     CHECK(r.count("wrong-thread") == 0);
 }
+
+TEST_CASE("slow-callback names the yield point where the slow step ended",
+          "[debug][slow-callback]") {
+    auto r = debug_run(
+        [] {
+            auto t = aio::create_task([] {
+                busy(30ms);
+                aio::sleep(5ms);  // the slow step ends here
+            });
+            t.get();
+        },
+        "slow=10ms,only=slow-callback");
+    REQUIRE(r.count("slow-callback") == 1);
+    auto j = nlohmann::json::parse(r.report);
+    auto culprit = j["findings"][0]["culprit"];
+    REQUIRE_FALSE(culprit.empty());
+    CHECK_THAT(culprit[0]["file"].get<std::string>(), Catch::EndsWith("test_findings.cpp"));
+    CHECK_THAT(r.err, Catch::Contains("aio::sleep(5ms);  // the slow step ends here"));
+}

@@ -1,5 +1,6 @@
 // slow-callback: one step of a task (from resuming it to its next suspension) ran longer than
-// `slow` (100 ms by default, asyncio's slow_callback_duration). Every other task waited.
+// `slow` (100 ms by default, asyncio's slow_callback_duration). Every other task waited. The
+// finding's "where" is the yield point at which the step ended, when the task is parked there.
 #include "detectors.hpp"
 
 namespace aio::debug::detectors {
@@ -16,7 +17,9 @@ void slow_callback(session& s, const task_ref& t, duration step) {
     r.f.fix = "move CPU-heavy or blocking work to a thread with aio::to_thread(fn), or split it "
               "and call aio::sleep(0) between the pieces";
     r.f.lesson = "02-blocking-call";
-    s.report(std::move(r));
+    // Where the step ended: the yield point the task is parked at now (reported by the task
+    // itself at the next iteration), the culprit of the finding.
+    s.report_when_parked(t, std::move(r));
 }
 
 }  // namespace aio::debug::detectors

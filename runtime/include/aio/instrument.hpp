@@ -107,6 +107,12 @@ private:
     std::shared_ptr<detail::resource_registry> anchor_;
 };
 
+/// Asks task `t`, if it is parked at a yield point, to report where it waits: in the next
+/// loop iteration it calls every instrument's task_suspended_at from its own stack, then parks
+/// again (nothing else changes for it). Returns false if `t` is not parked (running, ready or
+/// done). Loop thread only; does not suspend.
+bool request_suspension_capture(const task_ref& t) noexcept;
+
 /// Resources of the running loop that are still open. Throws usage_error outside a loop.
 std::vector<resource_info> open_resources();
 
