@@ -17,10 +17,6 @@ namespace aio::detail {
 
 namespace {
 
-struct sigaction previous_segv {};
-struct sigaction previous_bus {};
-constexpr std::size_t alt_stack_size = 64 * 1024;
-
 void put(const char* s) noexcept {
     std::size_t n = std::strlen(s);
     while (n > 0) {
@@ -55,6 +51,12 @@ void put_hex(std::uintptr_t v) noexcept {
     put("0x");
     put(p);
 }
+
+#if !defined(__SANITIZE_ADDRESS__)  // ASan owns SIGSEGV in sanitizer builds
+
+struct sigaction previous_segv {};
+struct sigaction previous_bus {};
+constexpr std::size_t alt_stack_size = 64 * 1024;
 
 void on_fault(int sig, siginfo_t* info, void* uctx) noexcept {
     loop_core* l = current_loop();
@@ -102,6 +104,8 @@ void install_alt_stack() noexcept {
     ss.ss_size = alt_stack_size;
     ::sigaltstack(&ss, nullptr);
 }
+
+#endif
 
 }  // namespace
 

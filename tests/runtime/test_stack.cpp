@@ -22,15 +22,17 @@ int recurse(int depth) {
     return recurse(depth - 1) + frame[sizeof frame - 1];
 }
 
+}  // namespace
+
+#if !defined(__SANITIZE_ADDRESS__)  // AddressSanitizer reports overflows itself
+
+namespace {
 aio::run_options quiet() {
     aio::run_options o;
     o.handle_signals = false;
     return o;
 }
-
 }  // namespace
-
-#if !defined(__SANITIZE_ADDRESS__)  // AddressSanitizer reports overflows itself
 
 TEST_CASE("a stack overflow names the task and its stack size", "[stack][death]") {
     auto r = run_in_child([] {
