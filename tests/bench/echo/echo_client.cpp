@@ -5,7 +5,8 @@
 // checks it byte for byte), then sends the next. After a warm-up, messages completed inside the
 // measurement window are counted. With --server-pid the client also samples the server's CPU
 // time exactly at the two edges of the window, so the server's CPU per message covers the same
-// messages as the count.
+// messages as the count. It also reports how long each side waited for its core during the
+// window (run-queue wait from schedstat): other processes on those cores disturb the figures.
 //
 // Any error, early EOF, garbled echo, stalled connection or connection that completed nothing
 // in the window makes it exit non-zero with a message on stderr.
@@ -133,12 +134,28 @@ std::int64_t now_ns() {
     return clock_ns(CLOCK_MONOTONIC);
 }
 
+// Nanoseconds a task spent runnable but waiting for a CPU (the second field of
+// /proc/<pid>/schedstat): time other processes took from the core it is pinned to. Near zero
+// when the run was not disturbed. -1 when the kernel does not provide it.
+std::int64_t runqueue_wait_ns(const char* path) {
+    FILE* f = std::fopen(path, "r");
+    if (f == nullptr) {
+        return -1;
+    }
+    unsigned long long run = 0;
+    unsigned long long wait = 0;
+    int n = std::fscanf(f, "%llu %llu", &run, &wait);
+    std::fclose(f);
+    return n == 2 ? std::int64_t(wait) : -1;
+}
+
 // The server's CPU time (user + system, all threads). The process CPU clock has nanosecond
 // resolution; /proc/<pid>/stat's utime + stime (clock ticks, 10 ms) is read as a cross-check.
 struct server_probe {
     long pid = 0;
     clockid_t clock{};
     std::string stat_path;
+    std::string schedstat_path;
 
     explicit server_probe(long p)
         : pid(p) {
@@ -149,6 +166,7 @@ struct server_probe {
             die("cannot read the CPU clock of server pid %ld: %s", pid, std::strerror(rc));
         }
         stat_path = "/proc/" + std::to_string(pid) + "/stat";
+        schedstat_path = "/proc/" + std::to_string(pid) + "/schedstat";
     }
 
     std::int64_t cpu_ns() const {
@@ -220,6 +238,8 @@ private:
         std::int64_t client_cpu = 0;
         std::int64_t server_cpu = 0;
         std::int64_t server_stat = 0;
+        std::int64_t client_wait = 0;
+        std::int64_t server_wait = 0;
     };
     sample take_sample() const;
 
@@ -242,9 +262,11 @@ client::sample client::take_sample() const {
     sample s;
     s.wall = now_ns();
     s.client_cpu = clock_ns(CLOCK_PROCESS_CPUTIME_ID);
+    s.client_wait = runqueue_wait_ns("/proc/thread-self/schedstat");
     if (server_.pid != 0) {
         s.server_cpu = server_.cpu_ns();
         s.server_stat = server_.stat_ns();
+        s.server_wait = runqueue_wait_ns(server_.schedstat_path.c_str());
     }
     return s;
 }
@@ -476,18 +498,27 @@ void client::report() const {
     const double server_cpu = double(end_.server_cpu - begin_.server_cpu) / 1e9;
     const double server_stat = double(end_.server_stat - begin_.server_stat) / 1e9;
     const double ns_per_message = messages_ > 0 ? server_cpu * 1e9 / double(messages_) : 0.0;
+    // Share of the window each side spent waiting for its core (-1: unknown).
+    auto wait_fraction = [&](std::int64_t a, std::int64_t b) {
+        return a < 0 || b < 0 ? -1.0 : double(b - a) / 1e9 / window;
+    };
+    const double client_wait = wait_fraction(begin_.client_wait, end_.client_wait);
+    const double server_wait = wait_fraction(begin_.server_wait, end_.server_wait);
     if (opt_.json) {
         std::printf("{\"connections\": %d, \"size\": %zu, \"warmup_s\": %.3f, \"window_s\": %.6f, "
                     "\"messages\": %" PRIu64 ", \"messages_per_s\": %.1f, "
                     "\"min_connection_messages\": %" PRIu64
                     ", \"max_connection_messages\": %" PRIu64 ", "
-                    "\"client_cpu_s\": %.6f, \"client_cpu_fraction\": %.4f",
+                    "\"client_cpu_s\": %.6f, \"client_cpu_fraction\": %.4f, "
+                    "\"client_wait_fraction\": %.4f",
                     opt_.connections, opt_.size, opt_.warmup, window, messages_, rate, lo, hi,
-                    client_cpu, client_cpu / window);
+                    client_cpu, client_cpu / window, client_wait);
         if (server_.pid != 0) {
             std::printf(", \"server_pid\": %ld, \"server_cpu_s\": %.6f, \"server_cpu_fraction\": "
-                        "%.4f, \"server_cpu_ns_per_message\": %.2f, \"server_stat_cpu_s\": %.3f",
-                        server_.pid, server_cpu, server_cpu / window, ns_per_message, server_stat);
+                        "%.4f, \"server_cpu_ns_per_message\": %.2f, \"server_stat_cpu_s\": %.3f, "
+                        "\"server_wait_fraction\": %.4f",
+                        server_.pid, server_cpu, server_cpu / window, ns_per_message, server_stat,
+                        server_wait);
         }
         std::printf("}\n");
     } else {
@@ -496,12 +527,13 @@ void client::report() const {
         std::printf("messages/s:  %.0f  (%" PRIu64 " messages; per connection %" PRIu64
                     " to %" PRIu64 ")\n",
                     rate, messages_, lo, hi);
-        std::printf("client CPU:  %.3f s (%.1f %% of one core)\n", client_cpu,
-                    100.0 * client_cpu / window);
+        std::printf("client CPU:  %.3f s (%.1f %% of one core; waited %.1f %% for it)\n",
+                    client_cpu, 100.0 * client_cpu / window, 100.0 * client_wait);
         if (server_.pid != 0) {
-            std::printf("server CPU:  %.3f s (%.1f %% of one core; /proc stat says %.2f s), "
-                        "%.0f ns per message\n",
-                        server_cpu, 100.0 * server_cpu / window, server_stat, ns_per_message);
+            std::printf("server CPU:  %.3f s (%.1f %% of one core; /proc stat says %.2f s; "
+                        "waited %.1f %% for it), %.0f ns per message\n",
+                        server_cpu, 100.0 * server_cpu / window, server_stat, 100.0 * server_wait,
+                        ns_per_message);
         }
     }
     std::fflush(stdout);
