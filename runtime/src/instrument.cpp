@@ -8,6 +8,18 @@
 namespace aio {
 
 resource_registration::resource_registration(std::string kind, std::string name) {
+    open(std::move(kind), std::move(name), {},
+         __builtin_extract_return_addr(__builtin_return_address(0)));
+}
+
+resource_registration::resource_registration(std::string kind, std::string name,
+                                             std::function<std::string()> describe) {
+    open(std::move(kind), std::move(name), std::move(describe),
+         __builtin_extract_return_addr(__builtin_return_address(0)));
+}
+
+void resource_registration::open(std::string kind, std::string name,
+                                 std::function<std::string()> describe, void* caller) {
     detail::loop_core* l = detail::current_loop();
     if (l == nullptr) {
         return;
@@ -15,7 +27,8 @@ resource_registration::resource_registration(std::string kind, std::string name)
     resource_info info;
     info.kind = std::move(kind);
     info.name = std::move(name);
-    info.site.caller = __builtin_extract_return_addr(__builtin_return_address(0));
+    info.describe = std::move(describe);
+    info.site.caller = caller;
     {
         std::lock_guard<std::mutex> lock(l->resources_->mutex);
         info.id = l->resources_->next_id++;
@@ -75,6 +88,26 @@ void resource_registration::close() noexcept {
     if (l != nullptr && l == detail::current_loop() && l->instrumented()) {
         l->each_instrument([&](instrument& i) { i.resource_closed(info); });
     }
+}
+
+void resource_registration::abandon(std::string_view what) noexcept {
+    if (id_ == 0 || !anchor_) {
+        return;
+    }
+    detail::loop_core* l = nullptr;
+    resource_info info;
+    {
+        std::lock_guard<std::mutex> lock(anchor_->mutex);
+        auto it = anchor_->open.find(id_);
+        if (it != anchor_->open.end()) {
+            info = it->second;
+        }
+        l = anchor_->loop;
+    }
+    if (l != nullptr && l == detail::current_loop() && l->instrumented()) {
+        l->each_instrument([&](instrument& i) { i.resource_abandoned(info, what); });
+    }
+    close();
 }
 
 bool request_suspension_capture(const task_ref& t) noexcept {

@@ -14,6 +14,7 @@
 #include <aio/task.hpp>
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -32,6 +33,9 @@ struct resource_info {
     std::string kind;  ///< "executor", "stream", "server", ...
     std::string name;  ///< e.g. "to 127.0.0.1:8080"
     detail::creation_site site;
+    /// What the resource still holds, for leak reports (e.g. a job scheduler's live jobs, one
+    /// per line); may be empty. Call it on the loop thread while the resource is open.
+    std::function<std::string()> describe;
 };
 
 /// Base class of instruments. Override the hooks you need; the others do nothing.
@@ -81,6 +85,12 @@ public:
     /// A resource was opened / closed.
     virtual void resource_opened(const resource_info& r) noexcept { (void)r; }
     virtual void resource_closed(const resource_info& r) noexcept { (void)r; }
+    /// A resource's owner was destroyed while the resource was still open (`what` says how,
+    /// e.g. "destroyed with 3 active jobs"); resource_closed follows at once.
+    virtual void resource_abandoned(const resource_info& r, std::string_view what) noexcept {
+        (void)r;
+        (void)what;
+    }
 };
 
 /// Registration of one resource with the running loop's registry. Owned by the resource
@@ -91,6 +101,9 @@ public:
     resource_registration() noexcept = default;
     /// Registers a resource of `kind` with the loop running on this thread, if any.
     resource_registration(std::string kind, std::string name);
+    /// Same, with a function that says what the resource still holds (resource_info::describe).
+    resource_registration(std::string kind, std::string name,
+                          std::function<std::string()> describe);
     resource_registration(const resource_registration&) = delete;
     resource_registration& operator=(const resource_registration&) = delete;
     resource_registration(resource_registration&& o) noexcept;
@@ -99,9 +112,15 @@ public:
     ~resource_registration();
     /// Marks the resource closed. Idempotent.
     void close() noexcept;
+    /// Tells the instruments the owner is being destroyed without having closed the resource
+    /// (`what` says how), then closes the registration. Does nothing if already closed.
+    void abandon(std::string_view what) noexcept;
     [[nodiscard]] bool open() const noexcept { return id_ != 0; }
 
 private:
+    void open(std::string kind, std::string name, std::function<std::string()> describe,
+              void* caller);
+
     detail::loop_core* loop_ = nullptr;
     std::uint64_t id_ = 0;
     std::shared_ptr<detail::resource_registry> anchor_;
