@@ -19,6 +19,7 @@ const std::vector<std::string>& detector_ids() {
         "exception-never-retrieved",
         "pending-at-close",
         "leaked-resource",
+        "leaked-job",
         "cancel-swallowed",
         "wrong-thread",
         "stack-high-water",

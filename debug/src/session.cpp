@@ -214,6 +214,31 @@ void session::resource_opened(const resource_info& r) noexcept {
     }
 }
 
+void session::resource_closed(const resource_info& r) noexcept {
+    resources_.erase(r.id);
+    held_at_shutdown_.erase(r.id);
+}
+
+void session::resource_abandoned(const resource_info& r, std::string_view what) noexcept {
+    bool job = r.kind == "job scheduler";
+    if (!wants(job ? "leaked-job" : "leaked-resource")) {
+        return;
+    }
+    std::string held;
+    try {
+        if (r.describe) {
+            held = r.describe();
+        }
+    } catch (...) {
+    }
+    detectors::abandoned_resource(*this, r, what, held);
+}
+
+std::string session::held_at_shutdown(std::uint64_t id) const {
+    auto it = held_at_shutdown_.find(id);
+    return it != held_at_shutdown_.end() ? it->second : std::string{};
+}
+
 const raw_stack* session::resource_stack(std::uint64_t id) const noexcept {
     auto it = resources_.find(id);
     return it != resources_.end() ? &it->second : nullptr;
@@ -229,6 +254,14 @@ void session::shutdown_started(loop& l) noexcept {
         report(std::move(r));
     }
     awaiting_capture_.clear();
+    try {
+        for (const resource_info& info : aio::open_resources()) {
+            if (info.describe) {
+                held_at_shutdown_[info.id] = info.describe();
+            }
+        }
+    } catch (...) {
+    }
     if (wants("pending-at-close")) {
         detectors::pending_at_close(*this, l);
     }
@@ -236,7 +269,7 @@ void session::shutdown_started(loop& l) noexcept {
 }
 
 void session::loop_closing(loop& l) noexcept {
-    if (wants("leaked-resource")) {
+    if (wants("leaked-resource") || wants("leaked-job")) {
         detectors::leaked_resource(*this, l);
     }
     flush();
@@ -343,6 +376,8 @@ void session::flush() noexcept {
             std::vector<frame> creation;
             if (r.creation != nullptr) {
                 creation = symbolize(*r.creation, cfg_.stack_depth);
+            } else if (!r.creation_owned.empty()) {
+                creation = symbolize(r.creation_owned, cfg_.stack_depth);
             } else if (r.creation_site != nullptr) {
                 creation = symbolize(raw_stack{r.creation_site}, cfg_.stack_depth);
             }

@@ -28,6 +28,7 @@ struct raw_finding {
     std::string title;                    ///< what happened, without the place
     raw_stack culprit;                    ///< where it happened (may be empty)
     const raw_stack* creation = nullptr;  ///< where the task was created (interned)
+    raw_stack creation_owned;             ///< a creation stack that is not interned
     void* creation_site = nullptr;        ///< raw creation address when no stack is known
 };
 
@@ -45,6 +46,8 @@ public:
     void task_exception_unretrieved(const task_ref& t) noexcept override;
     void task_suspended_at(const task_ref& t) noexcept override;
     void resource_opened(const resource_info& r) noexcept override;
+    void resource_closed(const resource_info& r) noexcept override;
+    void resource_abandoned(const resource_info& r, std::string_view what) noexcept override;
     void wrong_thread(const char* call) noexcept override;
     void before_io_wait(duration timeout) noexcept override;
     void shutdown_started(loop& l) noexcept override;
@@ -70,6 +73,8 @@ public:
     [[nodiscard]] raw_stack suspension_of(const task_ref& t) const;
     /// Where resource `id` was opened (nullptr if unknown).
     [[nodiscard]] const raw_stack* resource_stack(std::uint64_t id) const noexcept;
+    /// What resource `id` held when the main task ended ("" if nothing or unknown).
+    [[nodiscard]] std::string held_at_shutdown(std::uint64_t id) const;
 
     /// Findings so far in this process (all loops), for strict mode.
     static std::size_t findings_in_process() noexcept;
@@ -103,6 +108,9 @@ private:
     void resolve_new_sites() noexcept;
     std::unordered_map<std::uint64_t, raw_stack> suspensions_;  // by task id
     std::unordered_map<std::uint64_t, raw_stack> resources_;    // by resource id
+    // What each open resource held when the main task ended (resource_info::describe), taken
+    // before shutdown cancels the tasks: the leak reports at loop close show that.
+    std::unordered_map<std::uint64_t, std::string> held_at_shutdown_;
     // slow-callback findings waiting for their task to report where the step ended
     std::unordered_map<std::uint64_t, raw_finding> awaiting_capture_;
     time_point step_start_{};

@@ -3,6 +3,7 @@
 #include "debug_run.hpp"
 
 #include <aio/aio.hpp>
+#include <aio/jobs/scheduler.hpp>
 
 #include <catch2/catch.hpp>
 
@@ -167,6 +168,61 @@ TEST_CASE("leaked-resource stays silent for a closed executor", "[debug][leaked-
         pool.shutdown();
     });
     CHECK(r.count("leaked-resource") == 0);
+}
+
+TEST_CASE("leaked-job reports a scheduler destroyed with live jobs, naming them",
+          "[debug][leaked-job]") {
+    auto r = debug_run([] {
+        aio::jobs::scheduler s({.limit = 1, .name = "uploads"});
+        s.spawn([] { aio::sleep(1s); }, "upload a");
+        s.spawn([] { aio::sleep(1s); }, "upload b");
+        aio::sleep(1ms);
+    });  // s destroyed without close()
+    CHECK(r.count("leaked-job") == 1);
+    CHECK_THAT(r.err, Catch::Contains("[leaked-job] job scheduler 'uploads' destroyed without "
+                                      "close() while it had 1 active and 1 pending jobs"));
+    CHECK_THAT(r.err, Catch::Contains("job 'upload a' (active, spawned at test_findings.cpp:"));
+    CHECK_THAT(r.err, Catch::Contains("job 'upload b' (pending, spawned at test_findings.cpp:"));
+    auto j = nlohmann::json::parse(r.report);
+    REQUIRE_FALSE(j["findings"][0]["creation"].empty());
+    CHECK_THAT(j["findings"][0]["creation"][0]["file"].get<std::string>(),
+               Catch::EndsWith("test_findings.cpp"));
+}
+
+TEST_CASE("leaked-job reports a scheduler still open with jobs when the loop closes",
+          "[debug][leaked-job]") {
+    auto* leaked = static_cast<aio::jobs::scheduler*>(nullptr);
+    auto r = debug_run([&] {
+        leaked = new aio::jobs::scheduler({.name = "mailer"});
+        leaked->spawn([] { aio::sleep(1s); }, "send welcome");
+    });
+    CHECK(r.count("leaked-job") == 1);
+    CHECK_THAT(r.err, Catch::Contains("job scheduler 'mailer' never closed, with jobs still live"));
+    CHECK_THAT(r.err, Catch::Contains("job 'send welcome' (active"));
+    delete leaked;
+}
+
+TEST_CASE("leaked-job reports a scheduler never closed even without jobs", "[debug][leaked-job]") {
+    auto r = debug_run([] {
+        aio::jobs::scheduler s({.name = "idle"});
+        aio::sleep(1ms);
+    });
+    CHECK(r.count("leaked-job") == 1);
+    CHECK_THAT(r.err, Catch::Contains("job scheduler 'idle' destroyed without close()"));
+}
+
+TEST_CASE("leaked-job stays silent for schedulers that were closed", "[debug][leaked-job]") {
+    auto r = debug_run([] {
+        aio::jobs::with_scheduler(
+            [](aio::jobs::scheduler& s) { s.spawn([] { aio::sleep(1ms); }); });
+        aio::jobs::scheduler s({.limit = 1});
+        s.spawn([] { aio::sleep(1s); });
+        s.spawn([] {});
+        s.close();
+    });
+    CHECK(r.count("leaked-job") == 0);
+    CHECK(r.count("leaked-resource") == 0);
+    CHECK(r.count("pending-at-close") == 0);
 }
 
 TEST_CASE("findings from the same site merge with a count", "[debug]") {

@@ -24,8 +24,11 @@ void slow_callback(session& s, const task_ref& t, duration step);  // after_task
 void cancel_swallowed(session& s, const task_ref& t);              // task_done
 void pending_at_close(session& s, loop& l);                        // shutdown_started
 void leaked_resource(session& s, loop& l);                         // loop_closing
-void wrong_thread(session& s, const char* call);                   // wrong_thread (foreign thread)
-void stack_high_water(session& s, const task_ref& t);              // task_done
+// resource_abandoned: an owner destroyed with its resource open (leaked-job for a job scheduler)
+void abandoned_resource(session& s, const resource_info& r, std::string_view what,
+                        const std::string& held);
+void wrong_thread(session& s, const char* call);       // wrong_thread (foreign thread)
+void stack_high_water(session& s, const task_ref& t);  // task_done
 void stall(session& s, const task_ref& t, duration step, raw_stack culprit);  // after_task_step
 
 }  // namespace aio::debug::detectors
