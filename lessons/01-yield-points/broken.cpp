@@ -1,0 +1,54 @@
+// Lesson 01: yield points. Ten tellers deposit money into one account at the same time.
+// Each deposit reads the balance, writes an audit record, then writes the new balance.
+// Run it: the final balance is far below what was deposited.
+#include "lesson.hpp"
+
+#include <aio/aio.hpp>
+
+using namespace std::chrono_literals;
+
+int balance = 0;
+
+// Writes one line to the audit log. Storage is remote, so this waits for it: aio::sleep
+// stands for that wait. Nothing at the call site says so. With fibers, any function may
+// suspend the task inside (a *yield point*), and other tasks run while it waits.
+void audit_log(int teller, int amount) {
+    aio::sleep(1ms);
+    (void)teller;
+    (void)amount;
+}
+
+void deposit(int teller, int amount) {
+    // TODO: between reading `balance` and writing it back, this task suspends (inside
+    // audit_log) and the other tellers deposit. Make the read-modify-write safe.
+    int current = balance;       // 1. read
+    audit_log(teller, amount);   // 2. a yield point: other tasks run here
+    balance = current + amount;  // 3. write what was read before the yield point
+}
+
+void teller(int id) {
+    for (int i = 0; i < 20; ++i) {
+        deposit(id, 10);
+    }
+}
+
+int main() {
+    aio::run([] {
+        lesson::start();
+        lesson::say("10 tellers each deposit 10, twenty times: 2000 in total");
+        std::vector<aio::task<void>> tellers;
+        for (int id = 0; id < 10; ++id) {
+            tellers.push_back(aio::create_task(teller, id));
+        }
+        for (int step = 1; step <= 4; ++step) {
+            aio::sleep(5ms);
+            lesson::say("balance so far: %d", balance);
+        }
+        aio::gather(tellers);
+        int expected = 10 * 20 * 10;
+        lesson::say("final balance: %d (expected %d)", balance, expected);
+        if (balance != expected) {
+            lesson::say("%d was lost: updates were lost across a yield point", expected - balance);
+        }
+    });
+}

@@ -1,0 +1,57 @@
+// Lesson 01, fixed: no yield point between reading the balance and writing it back.
+#include "lesson.hpp"
+
+#include <aio/aio.hpp>
+
+using namespace std::chrono_literals;
+
+int balance = 0;
+
+// Writes one line to the audit log. Storage is remote, so this waits for it: aio::sleep
+// stands for that wait. Nothing at the call site says so. With fibers, any function may
+// suspend the task inside (a *yield point*), and other tasks run while it waits.
+void audit_log(int teller, int amount) {
+    aio::sleep(1ms);
+    (void)teller;
+    (void)amount;
+}
+
+void deposit(int teller, int amount) {
+    // FIXED: read and write with no yield point in between. A fiber runs alone until it
+    // suspends, so these two lines cannot interleave with another task's. The audit record
+    // is written afterwards; it may still suspend, but no state is held across it.
+    balance += amount;
+    audit_log(teller, amount);
+    // The other fix, when the wait must sit between read and write (say the new balance
+    // depends on a remote answer): hold an aio::lock across the whole read-modify-write:
+    //     auto held = account_lock.guard();
+    //     int current = balance; audit_log(...); balance = current + amount;
+    // It serializes the tellers, so keep what it covers short (lesson 18).
+}
+
+void teller(int id) {
+    for (int i = 0; i < 20; ++i) {
+        deposit(id, 10);
+    }
+}
+
+int main() {
+    aio::run([] {
+        lesson::start();
+        lesson::say("10 tellers each deposit 10, twenty times: 2000 in total");
+        std::vector<aio::task<void>> tellers;
+        for (int id = 0; id < 10; ++id) {
+            tellers.push_back(aio::create_task(teller, id));
+        }
+        for (int step = 1; step <= 4; ++step) {
+            aio::sleep(5ms);
+            lesson::say("balance so far: %d", balance);
+        }
+        aio::gather(tellers);
+        int expected = 10 * 20 * 10;
+        lesson::say("final balance: %d (expected %d)", balance, expected);
+        if (balance != expected) {
+            lesson::say("%d was lost: updates were lost across a yield point", expected - balance);
+        }
+    });
+}

@@ -1,0 +1,35 @@
+// Lesson 04: lightweight tasks. A crawler fetches pages one after the other: each fetch
+// mostly waits for the network, and while it waits nothing else happens.
+#include "lesson.hpp"
+
+#include <aio/aio.hpp>
+
+using namespace std::chrono_literals;
+
+// Fetching a page: 10 ms of waiting for the network (aio::sleep stands for it), then a
+// little work. A yield point: other tasks may run while it waits.
+int fetch(int url) {
+    aio::sleep(10ms);
+    return url % 7;
+}
+
+int main() {
+    aio::run([] {
+        lesson::start();
+        const int urls = 100;
+        long links = 0;
+        auto t0 = lesson::elapsed();
+        // TODO: each fetch waits 10 ms, and the next one starts only when it is done. Start
+        // them all as tasks (aio::create_task), then wait for all of them (aio::gather). Once
+        // that works, try 100000 urls.
+        for (int url = 0; url < urls; ++url) {
+            links += fetch(url);
+            if ((url + 1) % 25 == 0) {
+                lesson::say("%3d pages fetched", url + 1);
+            }
+        }
+        double took = lesson::elapsed() - t0;
+        lesson::say("%d pages, %ld links, in %.2f s: one at a time", urls, links, took);
+        lesson::say("at this pace 100000 pages would take %.0f minutes", took / urls * 1e5 / 60);
+    });
+}

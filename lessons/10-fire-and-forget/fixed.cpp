@@ -1,0 +1,43 @@
+// Lesson 10, fixed: keep each task's handle and wait for all of them. The failure is seen and
+// reported, and the program ends only after every save ended. (A job scheduler that limits,
+// watches and closes background jobs is the other fix; it arrives with aio::jobs.)
+#include "lesson.hpp"
+
+#include <aio/aio.hpp>
+
+#include <stdexcept>
+
+using namespace std::chrono_literals;
+
+int saved = 0;
+
+// Saving one record: a write to a database (the wait stands for it).
+void save_record(int id) {
+    aio::sleep(std::chrono::milliseconds(40 * id));
+    if (id == 2) {
+        throw std::runtime_error("record 2: constraint violation");
+    }
+    ++saved;
+    lesson::say("record %d saved", id);
+}
+
+int main() {
+    aio::run([] {
+        lesson::start();
+        // FIXED: keep the handles (the talk's "task waiting" slide: task = create_task(...);
+        // ... await task).
+        std::vector<aio::task<void>> saves;
+        for (int id = 1; id <= 8; ++id) {
+            saves.push_back(aio::create_task(save_record, id));
+        }
+        // FIXED: wait for every one of them instead of guessing how long they take;
+        // return_exceptions so that one failure does not hide the others' outcome.
+        auto outcomes = aio::gather(aio::return_exceptions_t{}, saves);
+        for (const auto& o : outcomes) {
+            if (auto e = o.exception()) {
+                lesson::say("FAILED: %s", aio::describe_exception(e).c_str());
+            }
+        }
+        lesson::say("import finished: %d of 8 records saved", saved);
+    });
+}

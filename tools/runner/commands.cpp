@@ -1,0 +1,419 @@
+// The runner's commands. Each returns the process exit status: 0 success, 1 a lesson did not
+// pass (or verify failed); user errors are thrown as user_error (status 2, in main.cpp).
+#include "paths.hpp"
+#include "runner.hpp"
+
+#include <algorithm>
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+#include <mutex>
+#include <sstream>
+#include <thread>
+
+#include <nlohmann/json.hpp>
+#include <unistd.h>
+
+namespace lessons {
+
+namespace {
+
+// A path as the user should type it: relative to the working directory when under it.
+std::string display(const fs::path& p) {
+    std::error_code ec;
+    fs::path abs = fs::absolute(p, ec).lexically_normal();
+    fs::path rel = abs.lexically_relative(fs::current_path(ec));
+    if (!rel.empty() && rel.native().rfind("..", 0) != 0) {
+        return rel.string();
+    }
+    return abs.string();
+}
+
+std::string seconds(double s) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%.1f s", s);
+    return buf;
+}
+
+std::string debug_options(const fs::path& report_path, bool color) {
+    return std::string("1,report=") + report_path.string() +
+           (color ? ",color=always" : ",color=never");
+}
+
+const lesson* first_pending(const manifest& m, const workspace& ws) {
+    for (const auto& l : m.lessons) {
+        if (!ws.done(l.name)) {
+            return &l;
+        }
+    }
+    return nullptr;
+}
+
+const lesson* next_pending_after(const manifest& m, const workspace& ws, const lesson& cur) {
+    bool seen = false;
+    for (const auto& l : m.lessons) {
+        if (seen && !ws.done(l.name)) {
+            return &l;
+        }
+        seen = seen || l.name == cur.name;
+    }
+    return first_pending(m, ws);
+}
+
+// Builds and runs the participant's copy (or the shipped fix), prints what happened and
+// judges it. Returns true when it passes.
+bool run_once(const manifest& m, const options& o, workspace& ws, const lesson& l, bool fixed,
+              bool no_debug) {
+    std::string kind = fixed ? "fixed" : "workspace";
+    fs::path copy = ws.copy_of(l);
+    if (!fixed) {
+        if (ws.ensure_copy(m, l)) {
+            std::printf("created %s, a copy of lessons/%s/broken.cpp: edit this copy\n",
+                        display(copy).c_str(), l.name.c_str());
+        }
+        point_workspace_stub(l, copy);
+    }
+    if (o.build || (!fixed && !fs::exists(program_path(l, kind)))) {
+        std::printf("building %s ...\n",
+                    fixed ? ("lessons/" + l.name + "/fixed.cpp").c_str() : display(copy).c_str());
+        std::fflush(stdout);
+        std::string warnings = build_targets({target_name(l, kind)});
+        if (!warnings.empty()) {
+            std::printf("the compiler warned (read it: it may be the lesson):\n%s\n",
+                        warnings.c_str());
+        }
+    }
+    std::printf("== %s: %s%s (time limit %s)\n", l.name.c_str(), l.title.c_str(),
+                fixed ? " [the shipped fix]" : "", seconds(l.time_limit.count() / 1000.0).c_str());
+    std::fflush(stdout);
+
+    fs::path rp = ws.report_of(l);
+    run_request req;
+    req.program = program_path(l, kind);
+    req.time_limit = l.time_limit;
+    req.live = true;
+    if (!no_debug) {
+        fs::create_directories(rp.parent_path());
+        fs::remove(rp);
+        req.debug = debug_options(rp, ::isatty(2) != 0);
+    }
+    run_result r = run_program(req);
+    std::printf("--\n");
+    if (r.timed_out) {
+        std::printf("hung: killed after %s: likely a blocked loop or a missing timeout\n",
+                    seconds(r.seconds).c_str());
+    }
+    report rep;
+    if (!no_debug) {
+        rep = read_report(rp);
+        print_findings(rep, fs::path(display(rp)), m.source_dir);
+    }
+    auto problems = judge(l, fixed ? "fixed" : "workspace", r, rep, !no_debug);
+    if (problems.empty()) {
+        if (fixed) {
+            std::printf("the shipped fix passes.\n");
+        } else if (no_debug) {
+            std::printf("the output looks right; run it without --no-debug to let debug mode "
+                        "check it.\n");
+        } else {
+            bool first_time = !ws.done(l.name);
+            ws.set_done(l.name, true);
+            std::printf("PASSED: %s no longer shows the pitfall.%s\n", l.name.c_str(),
+                        first_time ? " Marked done." : "");
+            std::printf("compare with the shipped fix: %s solution %s\n", self_command().c_str(),
+                        l.number().c_str());
+        }
+        return true;
+    }
+    std::printf("not passing yet:\n");
+    for (const auto& p : problems) {
+        std::printf("  - %s\n", p.c_str());
+    }
+    if (!fixed) {
+        std::printf("edit %s (look for the TODO); stuck? %s hint %s\n", display(copy).c_str(),
+                    self_command().c_str(), l.number().c_str());
+    }
+    return false;
+}
+
+}  // namespace
+
+int cmd_list(const manifest& m, const options& o) {
+    workspace ws(o.workspace);
+    std::size_t done = 0;
+    for (const auto& l : m.lessons) {
+        done += ws.done(l.name) ? 1 : 0;
+    }
+    const lesson* cur = nullptr;
+    if (!ws.current().empty()) {
+        for (const auto& l : m.lessons) {
+            if (l.name == ws.current()) {
+                cur = &l;
+            }
+        }
+    }
+    if (cur == nullptr || ws.done(cur->name)) {
+        cur = first_pending(m, ws);
+    }
+    std::size_t total = m.lessons.size();
+    std::size_t pct = total == 0 ? 0 : done * 100 / total;
+    std::string bar(20, '.');
+    std::fill_n(bar.begin(), total == 0 ? 0 : done * 20 / total, '#');
+    std::printf("aio lessons: %zu of %zu done (%zu%%) [%s]\n", done, total, pct, bar.c_str());
+    for (const auto& l : m.lessons) {
+        const char* mark = ws.done(l.name) ? "[x]" : (cur == &l ? "[>]" : "[ ]");
+        std::printf("  %s %-26s %s\n", mark, l.name.c_str(), l.title.c_str());
+    }
+    std::printf("[x] done  [>] current  [ ] pending; workspace: %s\n", display(ws.root()).c_str());
+    return 0;
+}
+
+int cmd_run(const manifest& m, const options& o, const std::string& name, bool fixed,
+            bool no_debug) {
+    const lesson& l = m.find(name);
+    workspace ws(o.workspace);
+    if (!fixed) {
+        ws.set_current(l.name);
+    }
+    bool ok = run_once(m, o, ws, l, fixed, no_debug);
+    ws.save();
+    return ok ? 0 : 1;
+}
+
+int cmd_hint(const manifest& m, const options& o, const std::string& name) {
+    const lesson& l = m.find(name);
+    workspace ws(o.workspace);
+    int shown = ws.hints_shown(l.name);
+    int n = static_cast<int>(l.hints.size());
+    if (shown >= n) {
+        std::printf("hint %d/%d for %s: %s\n", n, n, l.name.c_str(), l.hints.back().c_str());
+        std::printf("that was the last hint; the lesson's README explains the fix: "
+                    "lessons/%s/README.md\n",
+                    l.name.c_str());
+    } else {
+        std::printf("hint %d/%d for %s: %s\n", shown + 1, n, l.name.c_str(),
+                    l.hints[static_cast<std::size_t>(shown)].c_str());
+        if (shown + 1 < n) {
+            std::printf("(run `%s hint %s` again for the next level)\n", self_command().c_str(),
+                        l.number().c_str());
+        }
+        ws.set_hints_shown(l.name, shown + 1);
+        ws.save();
+    }
+    return 0;
+}
+
+int cmd_verify(const manifest& m, const options& o, const std::vector<std::string>& names,
+               bool json) {
+    std::vector<const lesson*> todo;
+    if (names.empty()) {
+        for (const auto& l : m.lessons) {
+            todo.push_back(&l);
+        }
+    } else {
+        for (const auto& n : names) {
+            todo.push_back(&m.find(n));
+        }
+    }
+    struct outcome {
+        const lesson* l = nullptr;
+        std::string kind;
+        bool skipped = false;
+        std::string note;
+        std::vector<std::string> problems;
+        std::map<std::string, int> counts;
+        run_result r;
+    };
+    std::vector<outcome> jobs;
+    std::vector<std::string> targets;
+    for (const lesson* l : todo) {
+        for (const char* kind : {"broken", "fixed"}) {
+            outcome x;
+            x.l = l;
+            x.kind = kind;
+            if (paths::sanitized && !l->asan) {
+                x.skipped = true;
+                x.note = "skipped in this sanitizer build: " + l->asan_note;
+            } else {
+                targets.push_back(target_name(*l, kind));
+            }
+            jobs.push_back(std::move(x));
+        }
+    }
+    if (o.build && !targets.empty()) {
+        if (!json) {
+            std::fprintf(stderr, "building %zu lesson programs ...\n", targets.size());
+        }
+        build_targets(targets);
+    }
+    fs::path tmp = fs::temp_directory_path() / ("aio-lessons-verify-" + std::to_string(::getpid()));
+    fs::create_directories(tmp);
+
+    // Two programs at a time: most lessons sleep, and the whole check stays short in CI.
+    std::mutex mu;
+    std::size_t next = 0;
+    auto worker = [&] {
+        for (;;) {
+            outcome* x = nullptr;
+            {
+                std::lock_guard g(mu);
+                while (next < jobs.size() && jobs[next].skipped) {
+                    ++next;
+                }
+                if (next == jobs.size()) {
+                    return;
+                }
+                x = &jobs[next++];
+            }
+            fs::path rp = tmp / (x->l->name + "-" + x->kind + ".json");
+            run_request req;
+            req.program = program_path(*x->l, x->kind);
+            req.time_limit = x->l->time_limit;
+            req.debug = debug_options(rp, false);
+            x->r = run_program(req);
+            report rep;
+            try {
+                rep = read_report(rp);
+            } catch (const user_error& e) {
+                x->problems.push_back(e.what());
+            }
+            x->counts = rep.counts;
+            auto p = judge(*x->l, x->kind, x->r, rep, true);
+            x->problems.insert(x->problems.end(), p.begin(), p.end());
+            if (!json) {
+                std::lock_guard g(mu);
+                std::printf("%-4s %-26s %-6s %s%s\n", x->problems.empty() ? "ok" : "FAIL",
+                            x->l->name.c_str(), x->kind.c_str(), seconds(x->r.seconds).c_str(),
+                            x->problems.empty() ? "" : ":");
+                for (const auto& pr : x->problems) {
+                    std::printf("       - %s\n", pr.c_str());
+                }
+                if (!x->problems.empty()) {
+                    std::printf("       its stdout:\n%s       its stderr (last 2000 bytes):\n%s\n",
+                                x->r.out.c_str(),
+                                x->r.err.substr(x->r.err.size() > 2000 ? x->r.err.size() - 2000 : 0)
+                                    .c_str());
+                }
+                std::fflush(stdout);
+            }
+        }
+    };
+    std::thread t1(worker);
+    std::thread t2(worker);
+    t1.join();
+    t2.join();
+    fs::remove_all(tmp);
+
+    int failed = 0;
+    int skipped = 0;
+    nlohmann::json out = nlohmann::json::array();
+    for (const auto& x : jobs) {
+        failed += x.problems.empty() ? 0 : 1;
+        skipped += x.skipped ? 1 : 0;
+        if (x.skipped && !json) {
+            std::printf("skip %-26s %-6s %s\n", x.l->name.c_str(), x.kind.c_str(), x.note.c_str());
+        }
+        out.push_back({{"lesson", x.l->name},
+                       {"program", x.kind},
+                       {"ok", x.problems.empty()},
+                       {"skipped", x.skipped},
+                       {"note", x.note},
+                       {"problems", x.problems},
+                       {"findings", x.counts},
+                       {"seconds", x.r.seconds}});
+    }
+    if (json) {
+        std::cout << out.dump(2) << "\n";
+    } else {
+        std::printf("verify: %zu programs, %d failed, %d skipped\n", jobs.size(), failed, skipped);
+    }
+    return failed == 0 ? 0 : 1;
+}
+
+int cmd_watch(const manifest& m, const options& o, const std::string& name) {
+    workspace ws(o.workspace);
+    const lesson* l = nullptr;
+    if (!name.empty()) {
+        l = &m.find(name);
+    } else if (!ws.current().empty() && !ws.done(ws.current())) {
+        l = &m.find(ws.current());
+    } else {
+        l = first_pending(m, ws);
+    }
+    if (l == nullptr) {
+        std::printf("every lesson is done. `%s list` shows them; `%s reset NAME` starts one "
+                    "again.\n",
+                    self_command().c_str(), self_command().c_str());
+        return 0;
+    }
+    for (;;) {
+        ws.set_current(l->name);
+        ws.ensure_copy(m, *l);
+        ws.save();
+        fs::path copy = ws.copy_of(*l);
+        bool passed = false;
+        try {
+            passed = run_once(m, o, ws, *l, false, false);
+        } catch (const user_error& e) {
+            std::printf("%s\n", e.what());  // a failed build: show it and keep watching
+        }
+        ws.save();
+        if (passed) {
+            l = next_pending_after(m, ws, *l);
+            if (l == nullptr) {
+                std::printf("\nevery lesson is done. Well done!\n");
+                return 0;
+            }
+            std::printf("\nnext: %s (%s); edit %s. Running it as shipped:\n\n", l->name.c_str(),
+                        l->title.c_str(), display(ws.copy_of(*l)).c_str());
+            continue;
+        }
+        std::printf("\nwatching %s: save it to re-run; Ctrl-C to stop.\n", display(copy).c_str());
+        std::fflush(stdout);
+        std::error_code ec;
+        auto seen = fs::last_write_time(copy, ec);
+        for (;;) {
+            std::this_thread::sleep_for(std::chrono::milliseconds(250));
+            auto now = fs::last_write_time(copy, ec);
+            if (!ec && now != seen) {
+                // Editors write in several steps; let the file settle.
+                std::this_thread::sleep_for(std::chrono::milliseconds(150));
+                break;
+            }
+        }
+        std::printf("\n");
+    }
+}
+
+int cmd_reset(const manifest& m, const options& o, const std::string& name) {
+    const lesson& l = m.find(name);
+    workspace ws(o.workspace);
+    bool had = fs::exists(ws.copy_of(l));
+    ws.reset(m, l);
+    ws.save();
+    std::printf("%s is lessons/%s/broken.cpp again%s; its progress and hints are cleared.\n",
+                display(ws.copy_of(l)).c_str(), l.name.c_str(),
+                had ? (" (your version is kept in " + display(ws.copy_of(l)) + ".orig)").c_str()
+                    : "");
+    return 0;
+}
+
+int cmd_solution(const manifest& m, const options& o, const std::string& name) {
+    const lesson& l = m.find(name);
+    workspace ws(o.workspace);
+    if (!ws.done(l.name)) {
+        throw user_error("the solution of " + l.name + " opens once your copy passes: run `" +
+                         self_command() + " run " + l.number() + "` (or `" + self_command() +
+                         " watch`) until it says PASSED; `" + self_command() + " hint " +
+                         l.number() + "` gives a hint");
+    }
+    fs::path fixed = m.dir(l) / "fixed.cpp";
+    std::ifstream in(fixed);
+    std::printf("== the shipped fix of %s: %s\n", l.name.c_str(), display(fixed).c_str());
+    std::cout << in.rdbuf();
+    std::printf("== compare with yours: diff -u %s %s\n", display(ws.copy_of(l)).c_str(),
+                display(fixed).c_str());
+    return 0;
+}
+
+}  // namespace lessons

@@ -1,0 +1,196 @@
+// lessons/lessons.toml -> lesson records, and lesson names: exact, by number, by slug, by
+// prefix, and the closest match for a name that is none of these.
+#include "runner.hpp"
+
+#include <algorithm>
+#include <sstream>
+
+#include <toml++/toml.h>
+
+namespace lessons {
+
+namespace {
+
+std::string where(const toml::node& n) {
+    const auto& src = n.source();
+    return "line " + std::to_string(src.begin.line);
+}
+
+std::vector<std::string> string_list(const toml::table& t, const char* key, const fs::path& file,
+                                     const std::string& lesson) {
+    std::vector<std::string> out;
+    const toml::node* n = t.get(key);
+    if (n == nullptr) {
+        return out;
+    }
+    const toml::array* a = n->as_array();
+    if (a == nullptr) {
+        throw user_error(file.string() + ": " + where(*n) + ": lesson '" + lesson + "': '" + key +
+                         "' must be an array of strings, e.g. " + key + " = [\"...\"]");
+    }
+    for (const auto& e : *a) {
+        auto s = e.value<std::string>();
+        if (!s) {
+            throw user_error(file.string() + ": " + where(e) + ": lesson '" + lesson + "': '" +
+                             key + "' must hold strings only");
+        }
+        out.push_back(*s);
+    }
+    return out;
+}
+
+expectation read_expectation(const toml::table& lt, const char* key, const char* ids_key,
+                             const fs::path& file, const std::string& lesson) {
+    expectation e;
+    const toml::node* n = lt.get(key);
+    if (n == nullptr) {
+        return e;
+    }
+    const toml::table* t = n->as_table();
+    if (t == nullptr) {
+        throw user_error(file.string() + ": " + where(*n) + ": lesson '" + lesson + "': '" + key +
+                         "' must be a table ([lesson." + key + "])");
+    }
+    for (const auto& [k, v] : *t) {
+        if (k != ids_key && k != "output") {
+            throw user_error(file.string() + ": " + where(v) + ": lesson '" + lesson +
+                             "': unknown key '" + std::string(k.str()) + "' in [lesson." + key +
+                             "]; accepted: " + ids_key + ", output");
+        }
+    }
+    e.findings = string_list(*t, ids_key, file, lesson);
+    e.output = string_list(*t, "output", file, lesson);
+    return e;
+}
+
+}  // namespace
+
+manifest manifest::load(const fs::path& source_dir) {
+    manifest m;
+    m.source_dir = source_dir;
+    fs::path file = source_dir / "lessons" / "lessons.toml";
+    toml::table doc;
+    try {
+        doc = toml::parse_file(file.string());
+    } catch (const toml::parse_error& e) {
+        std::ostringstream msg;
+        msg << file.string() << ": line " << e.source().begin.line << ": " << e.description();
+        throw user_error(msg.str());
+    }
+    const toml::array* arr = doc["lesson"].as_array();
+    if (arr == nullptr) {
+        throw user_error(file.string() + ": no [[lesson]] entries");
+    }
+    static const std::vector<std::string> known = {"name",   "title", "hints", "time_limit",
+                                                   "broken", "fixed", "asan",  "asan_note"};
+    for (const auto& node : *arr) {
+        const toml::table* t = node.as_table();
+        if (t == nullptr) {
+            throw user_error(file.string() + ": " + where(node) + ": [[lesson]] must be a table");
+        }
+        lesson l;
+        auto name = (*t)["name"].value<std::string>();
+        if (!name || name->size() < 4 || !std::isdigit(static_cast<unsigned char>((*name)[0])) ||
+            !std::isdigit(static_cast<unsigned char>((*name)[1])) || (*name)[2] != '-') {
+            throw user_error(file.string() + ": " + where(node) +
+                             ": a lesson needs name = \"NN-slug\" (its folder under lessons/)");
+        }
+        l.name = *name;
+        for (const auto& [k, v] : *t) {
+            if (std::find(known.begin(), known.end(), std::string(k.str())) == known.end()) {
+                throw user_error(file.string() + ": " + where(v) + ": lesson '" + l.name +
+                                 "': unknown key '" + std::string(k.str()) +
+                                 "'; accepted: name, title, hints, time_limit, broken, fixed, "
+                                 "asan, asan_note");
+            }
+        }
+        l.title = (*t)["title"].value_or<std::string>("");
+        if (l.title.empty()) {
+            throw user_error(file.string() + ": " + where(node) + ": lesson '" + l.name +
+                             "' needs a title");
+        }
+        l.hints = string_list(*t, "hints", file, l.name);
+        if (l.hints.empty()) {
+            throw user_error(file.string() + ": " + where(node) + ": lesson '" + l.name +
+                             "' needs hints = [\"question\", ...] (two or three levels)");
+        }
+        double limit = (*t)["time_limit"].value_or(10.0);
+        if (limit <= 0 || limit > 600) {
+            throw user_error(file.string() + ": lesson '" + l.name +
+                             "': time_limit must be a number of seconds from 0 to 600");
+        }
+        l.time_limit = std::chrono::milliseconds(static_cast<long>(limit * 1000));
+        l.broken = read_expectation(*t, "broken", "findings", file, l.name);
+        l.fixed = read_expectation(*t, "fixed", "forbidden", file, l.name);
+        l.asan = (*t)["asan"].value_or(true);
+        l.asan_note = (*t)["asan_note"].value_or<std::string>("");
+        if (!fs::exists(source_dir / "lessons" / l.name / "broken.cpp")) {
+            throw user_error(file.string() + ": lesson '" + l.name + "': lessons/" + l.name +
+                             "/broken.cpp does not exist");
+        }
+        m.lessons.push_back(std::move(l));
+    }
+    return m;
+}
+
+std::size_t edit_distance(const std::string& a, const std::string& b) {
+    std::vector<std::size_t> prev(b.size() + 1);
+    std::vector<std::size_t> cur(b.size() + 1);
+    for (std::size_t j = 0; j <= b.size(); ++j) {
+        prev[j] = j;
+    }
+    for (std::size_t i = 1; i <= a.size(); ++i) {
+        cur[0] = i;
+        for (std::size_t j = 1; j <= b.size(); ++j) {
+            std::size_t sub = prev[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1);
+            cur[j] = std::min({prev[j] + 1, cur[j - 1] + 1, sub});
+        }
+        std::swap(prev, cur);
+    }
+    return prev[b.size()];
+}
+
+const lesson& manifest::find(const std::string& name) const {
+    if (name.empty()) {
+        throw user_error("an empty lesson name; give one of the names `list` shows, e.g. " +
+                         (lessons.empty() ? std::string("01") : lessons.front().name));
+    }
+    for (const auto& l : lessons) {
+        if (l.name == name || l.slug() == name || l.number() == name ||
+            (name.size() == 1 && l.number() == "0" + name)) {
+            return l;
+        }
+    }
+    const lesson* only = nullptr;
+    int matches = 0;
+    for (const auto& l : lessons) {
+        if (l.name.rfind(name, 0) == 0 || l.slug().rfind(name, 0) == 0) {
+            only = &l;
+            ++matches;
+        }
+    }
+    if (matches == 1) {
+        return *only;
+    }
+    // Closest by edit distance to the folder name or the slug.
+    const lesson* best = nullptr;
+    std::size_t best_d = std::string::npos;
+    for (const auto& l : lessons) {
+        std::size_t d = std::min(edit_distance(name, l.name), edit_distance(name, l.slug()));
+        if (d < best_d) {
+            best_d = d;
+            best = &l;
+        }
+    }
+    std::string msg = "unknown lesson '" + name + "'";
+    if (matches > 1) {
+        msg += " (it starts more than one lesson name)";
+    }
+    if (best != nullptr) {
+        msg += "; did you mean '" + best->name + "'?";
+    }
+    msg += " `" + self_command() + " list` shows every lesson";
+    throw user_error(msg);
+}
+
+}  // namespace lessons

@@ -1,0 +1,262 @@
+// Building lessons (cmake --build on the runner's own build tree) and running one lesson
+// program with a time limit, its output captured (and echoed live when asked).
+#include "paths.hpp"
+#include "runner.hpp"
+
+#include <array>
+#include <atomic>
+#include <csignal>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+
+#include <fcntl.h>
+#include <poll.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+extern char** environ;
+
+namespace lessons {
+
+namespace {
+
+// The process group of the lesson running now, so that Ctrl-C in the runner ends it too
+// (it runs in its own group so that the time limit can kill it and its children at once).
+std::atomic<pid_t> running_group{0};
+
+void on_interrupt(int sig) {
+    pid_t g = running_group.load();
+    if (g > 0) {
+        ::kill(-g, SIGKILL);
+    }
+    std::signal(sig, SIG_DFL);
+    std::raise(sig);
+}
+
+bool executable(const fs::path& p) {
+    return ::access(p.c_str(), X_OK) == 0;
+}
+
+// Runs argv with stdout+stderr merged into one string. Returns the exit status (-1 if it
+// could not start).
+int capture(const std::vector<std::string>& argv, std::string& output) {
+    int fds[2];
+    if (::pipe2(fds, O_CLOEXEC) != 0) {
+        return -1;
+    }
+    pid_t pid = ::fork();
+    if (pid < 0) {
+        return -1;
+    }
+    if (pid == 0) {
+        ::dup2(fds[1], 1);
+        ::dup2(fds[1], 2);
+        std::vector<char*> args;
+        for (const auto& a : argv) {
+            args.push_back(const_cast<char*>(a.c_str()));
+        }
+        args.push_back(nullptr);
+        ::execv(args[0], args.data());
+        std::fprintf(stderr, "cannot run %s: %s\n", args[0], std::strerror(errno));
+        ::_exit(127);
+    }
+    ::close(fds[1]);
+    std::array<char, 4096> buf{};
+    ssize_t n;
+    while ((n = ::read(fds[0], buf.data(), buf.size())) > 0 || (n < 0 && errno == EINTR)) {
+        if (n > 0) {
+            output.append(buf.data(), static_cast<std::size_t>(n));
+        }
+    }
+    ::close(fds[0]);
+    int status = 0;
+    while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+    }
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+}  // namespace
+
+std::string self_command() {
+    const char* via = std::getenv("AIO_LESSONS_COMMAND");
+    return via != nullptr && *via != '\0' ? via : "tools/lessons";
+}
+
+fs::path program_path(const lesson& l, const std::string& kind) {
+    return fs::path(paths::binary_dir) / "lessons" / l.name / kind;
+}
+
+std::string target_name(const lesson& l, const std::string& kind) {
+    return "lesson_" + l.number() + "_" + kind;
+}
+
+void point_workspace_stub(const lesson& l, const fs::path& copy) {
+    fs::path stub = fs::path(paths::binary_dir) / "lessons" / l.name / "workspace.cpp";
+    std::string want = "#include \"" + fs::absolute(copy).lexically_normal().string() + "\"\n";
+    std::string have;
+    if (std::ifstream in(stub); in) {
+        std::ostringstream s;
+        s << in.rdbuf();
+        have = s.str();
+    }
+    if (have != want) {
+        fs::create_directories(stub.parent_path());
+        std::ofstream(stub) << want;
+    }
+}
+
+std::string build_targets(const std::vector<std::string>& targets) {
+    if (!executable(paths::cxx)) {
+        throw user_error(std::string("no C++ compiler: this build was configured with ") +
+                         paths::cxx +
+                         ", which is missing or not executable. Install one (tools/setup "
+                         "installs build-essential), then run " +
+                         self_command() + " again");
+    }
+    if (!executable(paths::cmake)) {
+        throw user_error(std::string("CMake is missing: ") + paths::cmake +
+                         " (tools/setup installs it)");
+    }
+    if (!fs::exists(fs::path(paths::binary_dir) / "build.ninja") &&
+        !fs::exists(fs::path(paths::binary_dir) / "Makefile")) {
+        throw user_error(std::string("the build tree ") + paths::binary_dir +
+                         " is not configured; run tools/lessons (it runs cmake --preset default)");
+    }
+    std::vector<std::string> argv = {paths::cmake, "--build", paths::binary_dir, "--target"};
+    argv.insert(argv.end(), targets.begin(), targets.end());
+    std::string output;
+    int status = capture(argv, output);
+    if (status != 0) {
+        throw user_error("the build failed (" +
+                         (status < 0 ? std::string("cmake could not start")
+                                     : "status " + std::to_string(status)) +
+                         "); the compiler said:\n" + output);
+    }
+    return output.find("warning:") != std::string::npos ? output : std::string();
+}
+
+run_result run_program(const run_request& r) {
+    run_result res;
+    if (!executable(r.program)) {
+        res.error = r.program.string() + " does not exist or is not executable (not built?)";
+        return res;
+    }
+    int out_pipe[2];
+    int err_pipe[2];
+    if (::pipe2(out_pipe, O_CLOEXEC) != 0 || ::pipe2(err_pipe, O_CLOEXEC) != 0) {
+        res.error = std::string("pipe: ") + std::strerror(errno);
+        return res;
+    }
+    // The child's environment: ours, with ASYNC_DEBUG replaced or removed.
+    std::vector<std::string> env;
+    for (char** e = environ; *e != nullptr; ++e) {
+        if (std::strncmp(*e, "ASYNC_DEBUG=", 12) != 0) {
+            env.emplace_back(*e);
+        }
+    }
+    if (r.debug) {
+        env.push_back("ASYNC_DEBUG=" + *r.debug);
+    }
+    std::vector<char*> envp;
+    for (auto& e : env) {
+        envp.push_back(e.data());
+    }
+    envp.push_back(nullptr);
+    std::string prog = r.program.string();
+
+    auto start = std::chrono::steady_clock::now();
+    pid_t pid = ::fork();
+    if (pid < 0) {
+        res.error = std::string("fork: ") + std::strerror(errno);
+        return res;
+    }
+    if (pid == 0) {
+        ::setpgid(0, 0);
+        ::dup2(out_pipe[1], 1);
+        ::dup2(err_pipe[1], 2);
+        char* argv[] = {prog.data(), nullptr};
+        ::execve(argv[0], argv, envp.data());
+        std::fprintf(stderr, "cannot run %s: %s\n", argv[0], std::strerror(errno));
+        ::_exit(127);
+    }
+    ::setpgid(pid, pid);  // also here, so the group exists before we may kill it
+    running_group = pid;
+    auto old_int = std::signal(SIGINT, on_interrupt);
+    auto old_term = std::signal(SIGTERM, on_interrupt);
+    ::close(out_pipe[1]);
+    ::close(err_pipe[1]);
+    res.started = true;
+
+    auto deadline = start + r.time_limit;
+    std::array<pollfd, 2> fds{pollfd{out_pipe[0], POLLIN, 0}, pollfd{err_pipe[0], POLLIN, 0}};
+    int open_fds = 2;
+    std::array<char, 8192> buf{};
+    while (open_fds > 0) {
+        auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+                        deadline - std::chrono::steady_clock::now())
+                        .count();
+        if (left <= 0) {
+            res.timed_out = true;
+            ::kill(-pid, SIGKILL);
+            break;
+        }
+        int n = ::poll(fds.data(), fds.size(), static_cast<int>(std::min<long>(left, 200)));
+        if (n < 0 && errno != EINTR) {
+            break;
+        }
+        for (std::size_t i = 0; i < fds.size(); ++i) {
+            if (fds[i].fd < 0 || (fds[i].revents & (POLLIN | POLLHUP | POLLERR)) == 0) {
+                continue;
+            }
+            ssize_t got = ::read(fds[i].fd, buf.data(), buf.size());
+            if (got <= 0) {
+                ::close(fds[i].fd);
+                fds[i].fd = -1;
+                --open_fds;
+                continue;
+            }
+            std::string_view chunk(buf.data(), static_cast<std::size_t>(got));
+            (i == 0 ? res.out : res.err).append(chunk);
+            if (r.live) {
+                std::FILE* to = i == 0 ? stdout : stderr;
+                std::fwrite(chunk.data(), 1, chunk.size(), to);
+                std::fflush(to);
+            }
+        }
+    }
+    // The program closed its output (or was killed): wait for it, still within the limit.
+    int status = 0;
+    for (;;) {
+        pid_t w = ::waitpid(pid, &status, WNOHANG);
+        if (w == pid) {
+            break;
+        }
+        if (std::chrono::steady_clock::now() >= deadline && !res.timed_out) {
+            res.timed_out = true;
+            ::kill(-pid, SIGKILL);
+        }
+        ::usleep(5000);
+    }
+    // Children it left behind (a forked child, say) go with the group.
+    ::kill(-pid, SIGKILL);
+    for (auto& f : fds) {
+        if (f.fd >= 0) {
+            ::close(f.fd);
+        }
+    }
+    running_group = 0;
+    std::signal(SIGINT, old_int);
+    std::signal(SIGTERM, old_term);
+    res.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    if (WIFEXITED(status)) {
+        res.exit_code = WEXITSTATUS(status);
+    } else if (WIFSIGNALED(status)) {
+        res.signal = WTERMSIG(status);
+    }
+    return res;
+}
+
+}  // namespace lessons

@@ -1,0 +1,206 @@
+// The lesson runner's pieces. Map:
+//   manifest.cpp  lessons/lessons.toml -> lesson records; lesson names, closest match
+//   state.cpp     the workspace: participants' copies, progress (.lessons-state.toml)
+//   process.cpp   builds (cmake --build) and runs one lesson program with a time limit
+//   report.cpp    reads the debug report (JSON), judges a run against the lesson's expectations
+//   commands.cpp  list, run, hint, verify, watch, reset, solution
+//   main.cpp      the command line (CLI11)
+// The runner is a plain program: lessons run as child processes, never inside it.
+#pragma once
+
+#include <chrono>
+#include <filesystem>
+#include <map>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace lessons {
+
+namespace fs = std::filesystem;
+
+/// A problem the user can fix (unknown name, missing compiler, failed build...). main() prints
+/// "lessons: <what()>" and exits with status 2.
+class user_error : public std::runtime_error {
+public:
+    using std::runtime_error::runtime_error;
+};
+
+/// What one program of a lesson (broken or fixed) must do.
+struct expectation {
+    /// broken: the finding ids the report must hold, exactly (no more, no fewer).
+    /// fixed: the finding ids that must not appear.
+    std::vector<std::string> findings;
+    /// Substrings that must appear in stdout, each on its own line, in this order.
+    std::vector<std::string> output;
+};
+
+/// One [[lesson]] of lessons.toml.
+struct lesson {
+    std::string name;  ///< the folder, "01-yield-points"
+    std::string title;
+    std::vector<std::string> hints;  ///< questions, one level each
+    expectation broken;
+    expectation fixed;
+    std::chrono::milliseconds time_limit{10000};
+    bool asan = true;  ///< false: skipped by verify in sanitizer builds (says why)
+    std::string asan_note;
+
+    /// "01" from "01-yield-points".
+    [[nodiscard]] std::string number() const { return name.substr(0, 2); }
+    /// "yield-points" from "01-yield-points".
+    [[nodiscard]] std::string slug() const { return name.size() > 3 ? name.substr(3) : name; }
+};
+
+/// Every lesson of lessons.toml, in file order.
+struct manifest {
+    fs::path source_dir;  ///< the repository
+    std::vector<lesson> lessons;
+
+    /// Reads `source_dir/lessons/lessons.toml`. Throws user_error naming the file, the line and
+    /// what is wrong when it does not parse or a field is missing or of the wrong type.
+    static manifest load(const fs::path& source_dir);
+    /// The lesson called `name`: its folder name ("01-yield-points"), its number ("01" or "1"),
+    /// its slug ("yield-points", as debug mode's `lesson` field gives it) or a prefix of one of
+    /// these that matches a single lesson. Throws user_error with the closest name otherwise.
+    [[nodiscard]] const lesson& find(const std::string& name) const;
+    /// The folder of a lesson: source_dir/lessons/<name>.
+    [[nodiscard]] fs::path dir(const lesson& l) const { return source_dir / "lessons" / l.name; }
+};
+
+/// Levenshtein distance (for "did you mean").
+std::size_t edit_distance(const std::string& a, const std::string& b);
+
+/// The participant's folder: copies of broken.cpp and progress.
+class workspace {
+public:
+    /// Opens (does not create) the workspace at `root`; reads its state file if there is one.
+    explicit workspace(fs::path root);
+
+    [[nodiscard]] const fs::path& root() const { return root_; }
+    /// The participant's copy of a lesson: root/<name>.cpp.
+    [[nodiscard]] fs::path copy_of(const lesson& l) const { return root_ / (l.name + ".cpp"); }
+    /// Where `run` writes the lesson's debug report: root/reports/<name>.json.
+    [[nodiscard]] fs::path report_of(const lesson& l) const {
+        return root_ / "reports" / (l.name + ".json");
+    }
+    /// Creates the copy from the shipped broken.cpp unless it exists. Returns true if created.
+    bool ensure_copy(const manifest& m, const lesson& l);
+    /// Overwrites the copy with broken.cpp (the old one is kept as <name>.cpp.orig) and
+    /// forgets the lesson's progress and hints.
+    void reset(const manifest& m, const lesson& l);
+
+    [[nodiscard]] bool done(const std::string& name) const;
+    void set_done(const std::string& name, bool done);
+    /// Hint levels already shown.
+    [[nodiscard]] int hints_shown(const std::string& name) const;
+    void set_hints_shown(const std::string& name, int n);
+    /// The lesson `watch` works on ("" when none was chosen yet).
+    [[nodiscard]] std::string current() const { return current_; }
+    void set_current(const std::string& name) { current_ = name; }
+    /// Writes root/.lessons-state.toml (creating the folder).
+    void save() const;
+
+private:
+    void create_root() const;
+    struct progress {
+        bool done = false;
+        int hints = 0;
+    };
+    fs::path root_;
+    std::string current_;
+    std::map<std::string, progress> progress_;
+};
+
+/// What became of one run of a lesson program.
+struct run_result {
+    bool started = false;    ///< false: the program could not be started (see `error`)
+    bool timed_out = false;  ///< killed at the time limit
+    int exit_code = -1;      ///< when it exited
+    int signal = 0;          ///< when a signal ended it
+    std::string out;         ///< stdout
+    std::string err;         ///< stderr
+    double seconds = 0;
+    std::string error;
+};
+
+/// How to run a program.
+struct run_request {
+    fs::path program;
+    std::chrono::milliseconds time_limit{10000};
+    /// ASYNC_DEBUG for the child; nullopt removes ASYNC_DEBUG from its environment.
+    std::optional<std::string> debug;
+    /// Copy the program's stdout and stderr to ours as they come.
+    bool live = false;
+};
+
+/// Runs the program in its own process group, capturing stdout and stderr; at the time limit
+/// the whole group is killed (SIGKILL). Ctrl-C in the runner also ends the group.
+run_result run_program(const run_request& r);
+
+/// Builds CMake targets of the runner's build tree with `cmake --build`. Throws user_error when
+/// CMake or the compiler is missing, or (with the compiler output) when the build fails.
+/// Returns the build output when it built something that warned ("" otherwise).
+std::string build_targets(const std::vector<std::string>& targets);
+
+/// Points the build tree's workspace stub of `l` at `copy` (rewritten only if it changed, so
+/// an unchanged copy is not rebuilt).
+void point_workspace_stub(const lesson& l, const fs::path& copy);
+
+/// The program of a lesson: "broken", "fixed" or "workspace".
+fs::path program_path(const lesson& l, const std::string& kind);
+/// The CMake target of a lesson program: lesson_NN_<kind>.
+std::string target_name(const lesson& l, const std::string& kind);
+
+/// One finding of a debug report.
+struct finding {
+    std::string id;
+    std::string severity;
+    std::string title;
+    std::string fix;
+    int count = 1;
+};
+
+/// A debug report (only what the runner shows and checks).
+struct report {
+    bool present = false;  ///< false: no report was written
+    std::vector<finding> findings;
+    std::map<std::string, int> counts;
+};
+
+/// Reads a report written by ASYNC_DEBUG=report=PATH. A missing file gives present=false; a
+/// file that does not parse throws user_error.
+report read_report(const fs::path& path);
+
+/// The verdict on one run: empty when it did what the lesson expects.
+/// `kind` "broken" checks the broken expectation; "fixed" and "workspace" the fixed one.
+/// `with_debug` false skips the findings checks.
+std::vector<std::string> judge(const lesson& l, const std::string& kind, const run_result& r,
+                               const report& rep, bool with_debug);
+
+/// Prints the findings readably: one line per finding and its fix, paths relative to the
+/// repository.
+void print_findings(const report& rep, const fs::path& report_path, const fs::path& source_dir);
+
+/// Options shared by the commands.
+struct options {
+    fs::path workspace;
+    bool build = true;  ///< false: use the programs already built (--no-build; CI)
+};
+
+int cmd_list(const manifest& m, const options& o);
+int cmd_run(const manifest& m, const options& o, const std::string& name, bool fixed,
+            bool no_debug);
+int cmd_hint(const manifest& m, const options& o, const std::string& name);
+int cmd_verify(const manifest& m, const options& o, const std::vector<std::string>& names,
+               bool json);
+int cmd_watch(const manifest& m, const options& o, const std::string& name);
+int cmd_reset(const manifest& m, const options& o, const std::string& name);
+int cmd_solution(const manifest& m, const options& o, const std::string& name);
+
+/// "tools/lessons" when run through the script, else the runner's own path: what to tell the
+/// user to type.
+std::string self_command();
+
+}  // namespace lessons

@@ -1,0 +1,95 @@
+#!/usr/bin/env bash
+# Tests of the lesson runner's commands: test_runner.sh CASE RUNNER. Each case runs the runner
+# in a fresh temporary workspace and fails (non-zero, with the reason) when the output or the
+# workspace is not what the command promises.
+set -uo pipefail
+case_name=$1
+runner=$2
+src=$(cd "$(dirname "$0")/../.." && pwd)
+ws=$(mktemp -d /tmp/aio-lessons-test.XXXXXX)
+trap 'rm -rf "$ws"' EXIT
+export AIO_LESSONS_WORKSPACE=$ws
+
+fail() { echo "FAIL ($case_name): $*" >&2; exit 1; }
+# expect_in TEXT NEEDLE: TEXT must contain NEEDLE.
+expect_in() { [[ "$1" == *"$2"* ]] || fail "expected '$2' in:"$'\n'"$1"; }
+
+first=$(sed -n 's/^name = "\(.*\)"/\1/p' "$src/lessons/lessons.toml" | head -1)
+total=$(grep -c '^\[\[lesson\]\]' "$src/lessons/lessons.toml")
+[ -n "$first" ] || fail "no lesson in lessons.toml"
+
+case $case_name in
+list)
+    out=$("$runner" list) || fail "list exited $?"
+    expect_in "$out" "0 of $total done (0%)"
+    expect_in "$out" "[>] $first"
+    [ "$(grep -c '^  \[' <<<"$out")" -eq "$total" ] || fail "list shows a line per lesson"
+    # Progress comes from the state file.
+    printf 'current = ""\n[lessons."%s"]\ndone = true\nhints = 0\n' "$first" > "$ws/.lessons-state.toml"
+    out=$("$runner" list) || fail "list exited $?"
+    expect_in "$out" "1 of $total done"
+    expect_in "$out" "[x] $first"
+    ;;
+hint-levels)
+    n=$(awk -v want="$first" '$0 ~ /^name = / { cur = ($3 == "\"" want "\"") } cur && /^hints = \[/ { inh = 1 } inh && /^ *"/ { c++ } inh && /\]/ && c { print c; exit }' "$src/lessons/lessons.toml")
+    [ "${n:-0}" -ge 2 ] || fail "lesson $first has ${n:-0} hint levels; lessons need 2 or 3"
+    for i in $(seq 1 "$n"); do
+        out=$("$runner" hint "$first") || fail "hint exited $?"
+        expect_in "$out" "hint $i/$n for $first:"
+    done
+    out=$("$runner" hint "$first") || fail "hint exited $?"
+    expect_in "$out" "that was the last hint"
+    grep -q "hints = $n" "$ws/.lessons-state.toml" || fail "state file does not record $n hints"
+    ;;
+reset)
+    out=$("$runner" reset "$first") || fail "reset exited $?"
+    cmp -s "$ws/$first.cpp" "$src/lessons/$first/broken.cpp" || fail "reset did not copy broken.cpp"
+    echo "// my edit" >> "$ws/$first.cpp"
+    printf 'current = ""\n[lessons."%s"]\ndone = true\nhints = 2\n' "$first" > "$ws/.lessons-state.toml"
+    out=$("$runner" reset "$first") || fail "reset exited $?"
+    expect_in "$out" ".orig"
+    cmp -s "$ws/$first.cpp" "$src/lessons/$first/broken.cpp" || fail "reset did not restore broken.cpp"
+    grep -q "my edit" "$ws/$first.cpp.orig" || fail "reset did not keep the old copy"
+    out=$("$runner" list)
+    expect_in "$out" "0 of $total done"
+    ! grep -q 'hints = 2' "$ws/.lessons-state.toml" || fail "reset kept the hint level"
+    ;;
+unknown-name)
+    slug=${first#??-}
+    typo="${slug:0:1}${slug:2:1}${slug:1:1}${slug:3}"  # two letters swapped
+    err=$("$runner" hint "$typo" 2>&1 >/dev/null); status=$?
+    [ $status -eq 2 ] || fail "unknown name: exit status $status, expected 2"
+    expect_in "$err" "unknown lesson '$typo'"
+    expect_in "$err" "did you mean '$first'?"
+    # Number, slug and full name all resolve.
+    for n in "${first:0:2}" "$((10#${first:0:2}))" "$slug" "$first"; do
+        "$runner" hint "$n" >/dev/null || fail "'$n' does not name $first"
+    done
+    ;;
+solution-locked)
+    err=$("$runner" solution "$first" 2>&1 >/dev/null); status=$?
+    [ $status -eq 2 ] || fail "solution before passing: exit status $status, expected 2"
+    expect_in "$err" "opens once your copy passes"
+    printf 'current = ""\n[lessons."%s"]\ndone = true\nhints = 0\n' "$first" > "$ws/.lessons-state.toml"
+    out=$("$runner" solution "$first") || fail "solution after passing exited $?"
+    expect_in "$out" "$(sed -n 2p "$src/lessons/$first/fixed.cpp")"
+    ;;
+verify-json)
+    out=$("$runner" --no-build verify "$first" --json) || fail "verify $first --json exited $?"
+    python3 - "$first" <<<"$out" <<'PY' || fail "verify --json output: $out"
+import json, sys
+r = json.load(sys.stdin)
+assert [x["program"] for x in r] == ["broken", "fixed"], r
+assert all(x["lesson"] == sys.argv[1] and (x["ok"] or x["skipped"]) for x in r), r
+PY
+    ;;
+no-command)
+    out=$("$runner") || fail "no command exited $?"
+    expect_in "$out" "Start here:"
+    expect_in "$out" "0 of $total done"
+    ;;
+*)
+    fail "unknown case"
+    ;;
+esac
+echo "ok ($case_name)"

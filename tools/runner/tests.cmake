@@ -1,0 +1,20 @@
+# ctest: the shipped lessons (verify --all) and the runner's own commands.
+# Included from tools/runner/CMakeLists.txt when tests are built.
+
+# Every lesson: broken gives exactly its findings, fixed none of its forbidden ones and its
+# expected lines, each within its time limit. --no-build: ctest must not run a build in a tree
+# that someone may be building; the lesson programs are part of the default build. Under the
+# asan preset the runner skips lessons marked `asan = false` in lessons.toml (the stack
+# overflow lesson: AddressSanitizer owns SIGSEGV and its frames overflow first) and says so.
+add_test(NAME "lessons: verify --all (every broken shows its findings, every fix is clean)"
+         COMMAND aio_lessons_runner --no-build verify --all)
+set_tests_properties("lessons: verify --all (every broken shows its findings, every fix is clean)"
+                     PROPERTIES LABELS "lessons" TIMEOUT 300
+                     ENVIRONMENT "AIO_LESSONS_WORKSPACE=${CMAKE_CURRENT_BINARY_DIR}/test-workspace-verify")
+
+# The runner's commands, each in a fresh temporary workspace (test_runner.sh CASE RUNNER).
+foreach(case list hint-levels reset unknown-name solution-locked verify-json no-command)
+  add_test(NAME "lessons runner: ${case}"
+           COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/test_runner.sh ${case} $<TARGET_FILE:aio_lessons_runner>)
+  set_tests_properties("lessons runner: ${case}" PROPERTIES LABELS "lessons;runner" TIMEOUT 60)
+endforeach()
