@@ -157,6 +157,9 @@ void loop_core::finish(task_base* t) noexcept {
     while (waiter* w = t->done_waiters_.pop_front()) {
         notify(*w);
     }
+    if (t->done_hook_ != nullptr) {
+        t->done_hook_(t, t->done_hook_arg_);  // before the waiters just queued resume
+    }
     if (t->done_callbacks_) {
         auto callbacks = std::move(t->done_callbacks_);
         for (auto& cb : *callbacks) {

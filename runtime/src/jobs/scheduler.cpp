@@ -2,10 +2,12 @@
 // then its task. The scheduler keeps its live jobs in an intrusive list (each link holds a
 // reference) and its pending ones, in spawn order, in a deque.
 //
-// A job's end is handled once, by job_state::on_done(), called by whoever sees it first: the
-// task's done callback, or a caller of wait()/close() that just watched the task finish. So
-// when wait() or close() returns, the scheduler's counts and the exception handler are
-// already up to date, whatever order the loop runs callbacks and tasks in.
+// A job's end is handled by job_state::on_done(), from its task's done hook: on the loop
+// stack, the moment the task is done, before anyone waiting for it wakes. So a failure goes
+// to the exception handler exactly when nobody waited for or closed the job before it
+// failed, and when wait() or close() returns the scheduler's counts are up to date. (A done
+// callback would cost three allocations and a loop iteration per job.) on_done() is
+// idempotent; wait() and close() call it too, for jobs whose end they handle themselves.
 #include "../loop_core.hpp"
 
 #include <aio/jobs/scheduler.hpp>
@@ -63,11 +65,14 @@ namespace detail {
 
 void job_state::started(task_ref t) {
     task_ = std::move(t);
-    add_ref();  // the done callback's
-    task_.add_done_callback([this](task_ref) {
-        on_done();
-        release();
-    });
+    add_ref();  // the done hook's
+    aio::detail::task_base* b = task_.base();
+    b->done_hook_arg_ = this;
+    b->done_hook_ = [](aio::detail::task_base*, void* arg) noexcept {
+        auto* self = static_cast<job_state*>(arg);
+        self->on_done();
+        self->release();
+    };
     while (waiter* w = start_waiters_.pop_front()) {
         notify(*w);
     }
@@ -556,10 +561,13 @@ std::string scheduler::describe_jobs() const {
     std::size_t n = 0;
     for (detail::job_state* s = head_; s != nullptr; s = s->next_) {
         if (n++ == 20) {
-            out += "\n  ... and " + std::to_string(size_ - 20) + " more";
+            out.append("\n  ... and ").append(std::to_string(size_ - 20)).append(" more");
             break;
         }
-        out += (out.empty() ? "" : "\n") + std::string("  ") + describe(*s);
+        if (!out.empty()) {
+            out.push_back('\n');
+        }
+        out.append("  ").append(describe(*s));
     }
     return out;
 }

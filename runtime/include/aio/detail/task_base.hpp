@@ -133,6 +133,12 @@ public:
     std::exception_ptr exception_;
     wait_list done_waiters_;
     std::unique_ptr<std::vector<std::function<void(task_ref)>>> done_callbacks_;
+    // Called on the loop stack the moment the task is done, after its waiters are queued to
+    // wake (so they resume before any task the hook spawns) and before they run; for aio's own
+    // bookkeeping (the job scheduler), where a done callback would cost allocations and a loop
+    // iteration. Must not throw or suspend.
+    void (*done_hook_)(task_base*, void*) noexcept = nullptr;
+    void* done_hook_arg_ = nullptr;
 
     // Membership in the loop's list of live tasks (all_tasks()).
     task_base* all_prev_ = nullptr;

@@ -240,7 +240,7 @@ struct scheduler_options {
     duration wait_timeout = std::chrono::seconds(60);
     /// Called for failures nobody waits for and for closes that time out. Empty: the loop's
     /// exception handler (which prints them).
-    exception_handler_fn exception_handler;
+    exception_handler_fn exception_handler{};
     /// A name for messages and debug-mode reports.
     std::string name = "jobs";
 };
