@@ -76,9 +76,10 @@ solution-locked)
     ;;
 verify-json)
     out=$("$runner" --no-build verify "$first" --json) || fail "verify $first --json exited $?"
-    python3 - "$first" <<<"$out" <<'PY' || fail "verify --json output: $out"
+    printf '%s' "$out" > "$ws/verify.json"
+    python3 - "$first" "$ws/verify.json" <<'PY' || fail "verify --json output: $out"
 import json, sys
-r = json.load(sys.stdin)
+r = json.load(open(sys.argv[2]))
 assert [x["program"] for x in r] == ["broken", "fixed"], r
 assert all(x["lesson"] == sys.argv[1] and (x["ok"] or x["skipped"]) for x in r), r
 PY
