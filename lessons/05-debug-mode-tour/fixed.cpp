@@ -18,7 +18,7 @@ void send_confirmation(int order) {
 // Parsing a big price list: 150 ms of CPU.
 int parse_price_list() {
     auto end = std::chrono::steady_clock::now() + 150ms;
-    long x = 0;
+    unsigned long x = 0;  // unsigned: wraps around, no overflow
     while (std::chrono::steady_clock::now() < end) {
         x = x * 31 + 7;
     }
