@@ -346,6 +346,20 @@ TEST_CASE("without a handler, failures go to the loop's exception handler", "[jo
     });
 }
 
+TEST_CASE("call_exception_handler without a job or a handler reaches the loop's handler",
+          "[jobs][exceptions]") {
+    run_test([] {
+        std::vector<std::string> seen;
+        aio::get_running_loop().set_exception_handler(
+            [&](aio::loop&, const aio::exception_context& c) { seen.push_back(c.message); });
+        jobs::scheduler s;
+        s.call_exception_handler({"no job here", {}, {}});
+        CHECK(seen == std::vector<std::string>{"no job here"});
+        s.close();
+        aio::get_running_loop().set_exception_handler({});
+    });
+}
+
 TEST_CASE("call_exception_handler calls the handler with the scheduler", "[jobs][exceptions]") {
     run_test([] {
         jobs::scheduler* got = nullptr;
@@ -452,13 +466,15 @@ TEST_CASE("a job that outlives close_timeout is reported as 'Job closing timed o
         s.close();
         CHECK(aio::test::since_start() - before == 10ms);
         CHECK(j.closed());
+        CHECK(s.size() == 0);  // no longer listed, as in aiojobs
+        CHECK(s.active_count() == 0);
         REQUIRE(log.calls.size() == 1);
         CHECK(log.calls[0].message == "Job closing timed out");
         CHECK(log.calls[0].job == "slow");
         CHECK(log.calls[0].what == "timeout_error");
+        CHECK_THROWS_AS(j.wait(5ms), aio::timeout_error);  // still running: the timeout holds
         stuck.set();
-        aio::sleep(1ms);
-        CHECK(s.size() == 0);
+        CHECK_THROWS_AS(j.wait(), aio::cancelled_error);
     });
 }
 

@@ -50,7 +50,9 @@ void report_to_loop(exception_context ctx) noexcept {
     }
     std::string who;
     try {
-        who = describe(*ctx.job.state());
+        if (ctx.job) {
+            who = describe(*ctx.job.state());
+        }
     } catch (...) {
     }
     l->report({std::move(ctx.message), ctx.exception, [who] { return who; }});
@@ -229,7 +231,9 @@ void job_ref::wait_for_end(duration timeout) const {
         if (!s.task_) {
             throw cancelled_error("job '" + s.name_ + "' was closed before it started");
         }
-        s.task_.wait_done();  // a close that timed out may have left it running
+        if (!s.task_.done()) {  // a close that timed out left it running
+            aio::timeout(timeout, [&] { s.task_.wait_done(); });
+        }
         s.on_done();
         return;
     }
@@ -293,6 +297,12 @@ scheduler::~scheduler() {
         notify(*w, scheduler_gone);
     }
     pending_.clear();
+    for (detail::job_state* s : stragglers_) {
+        s->sched_ = nullptr;
+        s->straggler_ = false;
+        s->release();
+    }
+    stragglers_.clear();
     while (head_ != nullptr) {
         detail::job_ptr s(head_);
         unlink(*s);
@@ -394,6 +404,13 @@ void scheduler::unlink(detail::job_state& s) noexcept {
 }
 
 void scheduler::job_done(detail::job_state& s) noexcept {
+    if (s.straggler_) {
+        // Outlived close(): no longer listed, only tracked so the destructor can let go.
+        s.straggler_ = false;
+        std::erase(stragglers_, &s);
+        s.release();
+        return;
+    }
     unlink(s);
     start_pending();
     wake_all(change_waiters_);
@@ -517,7 +534,12 @@ void scheduler::close() {
                 call_exception_handler(
                     {"Job closing timed out", job_ref(s.get()), std::current_exception()});
             }
-            continue;  // still running; it stays listed until it ends
+            // Still running: no longer listed (as aiojobs), but tracked until it ends.
+            s->straggler_ = true;
+            s->add_ref();
+            stragglers_.push_back(s.get());
+            unlink(*s);
+            continue;
         }
         s->on_done();
     }

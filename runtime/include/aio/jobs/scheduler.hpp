@@ -77,6 +77,7 @@ public:
     bool closed_ = false;
     bool explicit_ = false;  // somebody waits on or closes it: failures go to them
     bool in_pending_ = false;
+    bool straggler_ = false;     // outlived the scheduler's close(); in its stragglers_
     bool done_handled_ = false;  // on_done() ran (or the job ended without a task)
 
 private:
@@ -363,8 +364,9 @@ private:
     std::size_t size_ = 0;
     std::deque<detail::job_state*> pending_;  // FIFO; closed entries are skipped
     std::vector<task_ref> shields_;
-    aio::detail::wait_list room_waiters_;    // spawn() waiting for room in the pending queue
-    aio::detail::wait_list change_waiters_;  // wait_and_close() waiting for jobs to end
+    std::vector<detail::job_state*> stragglers_;  // jobs still running after close() (one ref each)
+    aio::detail::wait_list room_waiters_;         // spawn() waiting for room in the pending queue
+    aio::detail::wait_list change_waiters_;       // wait_and_close() waiting for jobs to end
     bool closed_ = false;
     std::shared_ptr<scheduler*> anchor_;  // nulled by the destructor; held by callbacks
     resource_registration registration_;
