@@ -95,7 +95,8 @@ std::string source_site::to_string() const {
     if (!file.empty()) {
         std::string s = file;
         if (line != 0) {
-            s += ":" + std::to_string(line);
+            s.push_back(':');
+            s.append(std::to_string(line));  // not ":" + ...: GCC 12 -Wrestrict false positive
         }
         return s;
     }
