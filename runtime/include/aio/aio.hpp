@@ -13,8 +13,10 @@
 #include <aio/queue.hpp>
 #include <aio/run.hpp>
 #include <aio/semaphore.hpp>
+#include <aio/server.hpp>
 #include <aio/shield.hpp>
 #include <aio/sleep.hpp>
+#include <aio/stream.hpp>
 #include <aio/task.hpp>
 #include <aio/task_group.hpp>
 #include <aio/timeout.hpp>

@@ -1,0 +1,869 @@
+// Streams. A stream owns a non-blocking socket registered once with the loop's epoll,
+// edge-triggered for reading and writing, and caches its readiness: an operation tries the
+// system call while the socket is known ready and parks only after EAGAIN. A short read
+// means the socket was drained, so the next read parks without trying (edge-triggered epoll
+// reports any byte that arrives after it), unless the peer already hung up.
+//
+// Unsent data sits in the write buffer and is flushed from the epoll callback, on the loop
+// stack, as the socket becomes writable; write() parks only above the high-water mark.
+#include "net.hpp"
+
+#include <aio/errors.hpp>
+#include <aio/instrument.hpp>
+#include <aio/stream.hpp>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <system_error>
+
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+namespace aio::detail {
+
+namespace {
+constexpr std::size_t read_chunk = 16 * 1024;
+}
+
+struct stream_impl {
+    struct watcher : io_watcher {
+        stream_impl* owner = nullptr;
+    };
+
+    stream_impl(int fd_, stream_options o, std::string peer_, bool unix_domain)
+        : fd(fd_)
+        , opts(o)
+        , peer(std::move(peer_))
+        , unix_socket(unix_domain) {}
+
+    ~stream_impl() { close_fd(); }
+
+    // ---- state
+    int fd = -1;
+    stream_options opts;
+    std::string peer;
+    bool unix_socket = false;
+    watcher w;
+    std::shared_ptr<resource_registry> anchor;  // loop->nullptr once the loop closed
+    bool registered = false;
+    resource_registration registration;
+
+    // read side: bytes [rbeg, rend) of rbuf are unread
+    std::unique_ptr<char[]> rbuf;
+    std::size_t rcap = 0, rbeg = 0, rend = 0;
+    bool readable = false;
+    bool peer_hup = false;  // EPOLLRDHUP/HUP seen: read until recv returns 0
+    bool eof = false;
+    int read_error = 0;
+    wait_list read_waiters;
+    task_base* reader = nullptr;
+
+    // write side: bytes [wpos, size) of wbuf are unsent
+    std::string wbuf;
+    std::size_t wpos = 0;
+    bool writable = true;
+    int write_error = 0;
+    bool eof_requested = false;  // write_eof(): shut down once the buffer is sent
+    bool eof_sent = false;
+    bool closing = false;
+    bool close_when_drained = false;  // close_soon(): close the socket once the data is out
+    wait_list write_waiters;
+    task_base* writer = nullptr;
+
+    [[nodiscard]] std::size_t unsent() const noexcept { return wbuf.size() - wpos; }
+    [[nodiscard]] std::size_t buffered() const noexcept { return rend - rbeg; }
+
+    // ---- epoll
+
+    void register_with(loop_core& l) {
+        w.fd = fd;
+        w.owner = this;
+        w.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
+        w.on_ready = [](io_watcher* iw, std::uint32_t revents) noexcept {
+            static_cast<watcher*>(iw)->owner->on_ready(revents);
+        };
+        l.poller_.add(w);
+        anchor = l.resources_;
+        registered = true;
+    }
+
+    void on_ready(std::uint32_t revents) noexcept {
+        if ((revents & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) != 0) {
+            peer_hup = true;
+        }
+        if ((revents & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) != 0) {
+            readable = true;
+            wake(read_waiters);
+        }
+        if ((revents & (EPOLLOUT | EPOLLHUP | EPOLLERR)) != 0) {
+            writable = true;
+            if (unsent() > 0 || (eof_requested && !eof_sent)) {
+                flush();
+            }
+            wake(write_waiters);
+        }
+    }
+
+    static void wake(wait_list& list) noexcept {
+        while (waiter* x = list.pop_front()) {
+            notify(*x);
+        }
+    }
+
+    loop_core& loop(const char* what) const {
+        loop_core& l = net_loop(what);
+        if (!anchor || anchor->loop != &l) {
+            throw usage_error(std::string(what) +
+                              ": this stream belongs to another loop (or its loop has closed); "
+                              "use a stream only in the aio::run that opened it");
+        }
+        return l;
+    }
+
+    void close_fd() noexcept {
+        if (fd < 0) {
+            return;
+        }
+        if (registered && anchor && anchor->loop != nullptr) {
+            anchor->loop->poller_.remove(w);
+        }
+        registered = false;
+        ::close(fd);
+        fd = -1;
+        registration.close();
+        wake(read_waiters);
+        wake(write_waiters);
+    }
+
+    // ---- reading
+
+    // Receives into the buffer. Returns false at EOF. Parks while nothing has arrived.
+    bool fill(time_point deadline, duration timeout, const char* what) {
+        for (;;) {
+            if (read_error != 0) {
+                throw_net_error(read_error, "read from", peer);
+            }
+            if (eof || fd < 0) {
+                eof = true;
+                return false;
+            }
+            if (readable) {
+                if (rbeg == rend) {
+                    rbeg = rend = 0;
+                }
+                if (rcap - rend < read_chunk / 4) {
+                    grow();
+                }
+                std::size_t want = rcap - rend;
+                ssize_t n = ::recv(fd, rbuf.get() + rend, want, MSG_DONTWAIT);
+                if (n > 0) {
+                    rend += static_cast<std::size_t>(n);
+                    if (static_cast<std::size_t>(n) < want && !peer_hup) {
+                        readable = false;  // drained; epoll reports what comes next
+                    }
+                    return true;
+                }
+                if (n == 0) {
+                    eof = true;
+                    return false;
+                }
+                if (errno == EINTR) {
+                    continue;
+                }
+                if (errno != EAGAIN && errno != EWOULDBLOCK) {
+                    read_error = errno;
+                    continue;
+                }
+                readable = false;
+            }
+            if (!wait_until(read_waiters, deadline, what)) {
+                throw_net_timeout("read from", peer, timeout, "read");
+            }
+        }
+    }
+
+    void grow() {
+        std::size_t live = rend - rbeg;
+        if (rbeg > 0 && rcap - live >= read_chunk / 4 && rbuf) {
+            std::memmove(rbuf.get(), rbuf.get() + rbeg, live);
+            rbeg = 0;
+            rend = live;
+            return;
+        }
+        std::size_t cap = std::max(read_chunk, (live + read_chunk / 4) * 2);
+        auto fresh = std::make_unique<char[]>(cap);
+        if (live > 0) {
+            std::memcpy(fresh.get(), rbuf.get() + rbeg, live);
+        }
+        rbuf = std::move(fresh);
+        rcap = cap;
+        rbeg = 0;
+        rend = live;
+    }
+
+    std::string take(std::size_t n) {
+        n = std::min(n, buffered());
+        std::string out(rbuf.get() + rbeg, n);
+        rbeg += n;
+        return out;
+    }
+
+    // ---- writing
+
+    // Sends from the buffer until it is empty or the socket is full. Loop stack or task.
+    void flush() noexcept {
+        while (unsent() > 0 && writable && write_error == 0 && fd >= 0) {
+            ssize_t n = ::send(fd, wbuf.data() + wpos, unsent(), MSG_NOSIGNAL | MSG_DONTWAIT);
+            if (n > 0) {
+                wpos += static_cast<std::size_t>(n);
+            } else if (n < 0 && errno == EINTR) {
+                continue;
+            } else if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+                writable = false;
+            } else {
+                write_error = n < 0 ? errno : EPIPE;
+            }
+        }
+        if (unsent() == 0) {
+            wbuf.clear();
+            wpos = 0;
+            if (eof_requested && !eof_sent && fd >= 0) {
+                ::shutdown(fd, SHUT_WR);
+                eof_sent = true;
+            }
+            if (close_when_drained) {
+                close_fd();
+                return;
+            }
+        } else if (write_error != 0 && close_when_drained) {
+            close_fd();
+        } else if (wpos > 64 * 1024 && wpos > wbuf.size() / 2) {
+            wbuf.erase(0, wpos);
+            wpos = 0;
+        }
+    }
+
+    // Parks until at most `target` bytes are unsent.
+    void wait_drained(std::size_t target, duration timeout, const char* what) {
+        time_point deadline = no_deadline;
+        bool armed = false;
+        while (unsent() > target) {
+            if (write_error != 0) {
+                throw_net_error(write_error, "write to", peer);
+            }
+            if (fd < 0) {
+                throw std::system_error(EPIPE, std::generic_category(),
+                                        "write to " + peer + ": the stream was aborted");
+            }
+            if (!armed) {
+                deadline = deadline_in(*anchor->loop, timeout);
+                armed = true;
+            }
+            if (!wait_until(write_waiters, deadline, what)) {
+                throw_net_timeout("write to", peer, timeout, "write");
+            }
+        }
+        if (write_error != 0) {
+            throw_net_error(write_error, "write to", peer);
+        }
+    }
+};
+
+stream_impl* stream_access::of(const stream& s) noexcept {
+    return s.impl_.get();
+}
+
+void stream_access::close_soon(stream& s) noexcept {
+    stream_impl* impl = s.impl_.get();
+    if (impl == nullptr || impl->fd < 0) {
+        return;
+    }
+    impl->closing = true;
+    impl->eof = true;
+    stream_impl::wake(impl->read_waiters);
+    if (impl->unsent() == 0) {
+        impl->close_fd();
+    } else {
+        impl->close_when_drained = true;
+        impl->flush();
+    }
+}
+
+}  // namespace aio::detail
+
+namespace aio {
+
+using detail::stream_impl;
+
+namespace {
+
+// Marks a task as the stream's reader (or writer) for the length of one operation.
+class turn {
+public:
+    turn(detail::task_base*& slot, const char* what, const char* verb)
+        : slot_(slot) {
+        detail::task_base* me = detail::current_task_or_null();
+        if (slot_ != nullptr && slot_ != me) {
+            throw usage_error(std::string(what) + ": task '" + task_ref(slot_).name() +
+                              "' is already " + verb + " this stream; two tasks must not " +
+                              (verb[0] == 'r' ? "read" : "write") +
+                              " one stream at once (give one task the job, or use a lock)");
+        }
+        owner_ = slot_ == nullptr;
+        slot_ = me;
+    }
+    ~turn() {
+        if (owner_) {
+            slot_ = nullptr;
+        }
+    }
+    turn(const turn&) = delete;
+    turn& operator=(const turn&) = delete;
+
+private:
+    detail::task_base*& slot_;
+    bool owner_ = false;
+};
+
+}  // namespace
+
+stream::stream() noexcept = default;
+stream::stream(std::unique_ptr<stream_impl> impl) noexcept
+    : impl_(std::move(impl)) {
+}
+stream::stream(stream&& o) noexcept = default;
+
+stream& stream::operator=(stream&& o) noexcept {
+    if (this != &o) {
+        if (impl_ && impl_->fd >= 0) {
+            impl_->registration.abandon("destroyed without close(): replaced by another stream");
+            impl_->close_fd();
+        }
+        impl_ = std::move(o.impl_);
+    }
+    return *this;
+}
+
+stream::~stream() {
+    if (impl_ && impl_->fd >= 0) {
+        impl_->registration.abandon(impl_->unsent() > 0
+                                        ? "destroyed without close(), with " +
+                                              std::to_string(impl_->unsent()) + " bytes never sent"
+                                        : std::string("destroyed without close()"));
+        impl_->close_fd();
+    }
+}
+
+stream_impl& stream::require(const char* what) const {
+    if (!impl_) {
+        throw invalid_state_error(std::string(what) +
+                                  ": this aio::stream is empty (default-constructed or moved "
+                                  "from); assign it the result of open_connection first");
+    }
+    return *impl_;
+}
+
+stream stream::adopt(int fd, stream_options options, std::string peer, bool accepted) {
+    detail::loop_core& l = detail::require_loop("aio::stream");
+    bool unix_domain = false;
+    sockaddr_storage ss{};
+    socklen_t len = sizeof ss;
+    if (::getsockname(fd, reinterpret_cast<sockaddr*>(&ss), &len) == 0) {
+        unix_domain = ss.ss_family == AF_UNIX;
+    }
+    auto impl = std::make_unique<stream_impl>(fd, options, std::move(peer), unix_domain);
+    try {
+        impl->register_with(l);
+    } catch (...) {
+        impl->fd = -1;  // the caller still owns fd on failure
+        throw;
+    }
+    if (options.nodelay && !unix_domain) {
+        int one = 1;
+        ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    }
+    impl->registration = resource_registration("stream", (accepted ? "from " : "to ") + impl->peer);
+    return stream(std::move(impl));
+}
+
+// ---- reading
+
+std::string stream::read(std::size_t n) {
+    return read(n, require("aio::stream::read").opts.read_timeout);
+}
+
+std::string stream::read(std::size_t n, duration timeout) {
+    stream_impl& s = require("aio::stream::read");
+    if (n == 0) {
+        return {};
+    }
+    if (s.buffered() == 0) {
+        detail::loop_core& l = s.loop("aio::stream::read");
+        turn t(s.reader, "aio::stream::read", "reading");
+        if (!s.fill(detail::deadline_in(l, timeout), timeout, "aio::stream::read")) {
+            return {};
+        }
+    }
+    return s.take(n);
+}
+
+std::size_t stream::read_into(std::span<char> buf) {
+    return read_into(buf, require("aio::stream::read_into").opts.read_timeout);
+}
+
+std::size_t stream::read_into(std::span<char> buf, duration timeout) {
+    stream_impl& s = require("aio::stream::read_into");
+    if (buf.empty()) {
+        return 0;
+    }
+    if (s.buffered() > 0) {
+        std::size_t n = std::min(buf.size(), s.buffered());
+        std::memcpy(buf.data(), s.rbuf.get() + s.rbeg, n);
+        s.rbeg += n;
+        return n;
+    }
+    detail::loop_core& l = s.loop("aio::stream::read_into");
+    turn t(s.reader, "aio::stream::read_into", "reading");
+    time_point deadline = no_deadline;
+    bool armed = false;
+    // Straight into the caller's buffer: no copy.
+    for (;;) {
+        if (s.read_error != 0) {
+            detail::throw_net_error(s.read_error, "read from", s.peer);
+        }
+        if (s.eof || s.fd < 0) {
+            s.eof = true;
+            return 0;
+        }
+        if (s.readable) {
+            ssize_t n = ::recv(s.fd, buf.data(), buf.size(), MSG_DONTWAIT);
+            if (n > 0) {
+                if (static_cast<std::size_t>(n) < buf.size() && !s.peer_hup) {
+                    s.readable = false;
+                }
+                return static_cast<std::size_t>(n);
+            }
+            if (n == 0) {
+                s.eof = true;
+                return 0;
+            }
+            if (errno == EINTR) {
+                continue;
+            }
+            if (errno != EAGAIN && errno != EWOULDBLOCK) {
+                s.read_error = errno;
+                continue;
+            }
+            s.readable = false;
+        }
+        if (!armed) {
+            deadline = detail::deadline_in(l, timeout);
+            armed = true;
+        }
+        if (!detail::wait_until(s.read_waiters, deadline, "aio::stream::read_into")) {
+            detail::throw_net_timeout("read from", s.peer, timeout, "read");
+        }
+    }
+}
+
+std::string stream::read_exactly(std::size_t n) {
+    return read_exactly(n, require("aio::stream::read_exactly").opts.read_timeout);
+}
+
+std::string stream::read_exactly(std::size_t n, duration timeout) {
+    stream_impl& s = require("aio::stream::read_exactly");
+    if (s.buffered() < n) {
+        detail::loop_core& l = s.loop("aio::stream::read_exactly");
+        turn t(s.reader, "aio::stream::read_exactly", "reading");
+        while (s.buffered() < n) {
+            // The idle timeout restarts whenever data arrives.
+            if (!s.fill(detail::deadline_in(l, timeout), timeout, "aio::stream::read_exactly")) {
+                std::string partial = s.take(s.buffered());
+                std::size_t got = partial.size();
+                throw incomplete_read_error(std::move(partial), n,
+                                            "read_exactly from " + s.peer + ": EOF after " +
+                                                std::to_string(got) + " of " + std::to_string(n) +
+                                                " bytes");
+            }
+        }
+    }
+    return s.take(n);
+}
+
+std::string stream::read_until(std::string_view sep) {
+    return read_until(sep, require("aio::stream::read_until").opts.read_timeout);
+}
+
+std::string stream::read_until(std::string_view sep, duration timeout) {
+    stream_impl& s = require("aio::stream::read_until");
+    if (sep.empty()) {
+        throw value_error("aio::stream::read_until: the separator must not be empty");
+    }
+    std::size_t searched = 0;  // no match starts before this offset
+    turn t(s.reader, "aio::stream::read_until", "reading");
+    for (;;) {
+        std::string_view have(s.rbuf.get() + s.rbeg, s.buffered());
+        if (auto at = have.find(sep, searched); at != std::string_view::npos) {
+            if (at + sep.size() > s.opts.limit) {
+                throw limit_overrun_error(at + sep.size(), "read_until from " + s.peer +
+                                                               ": separator found after " +
+                                                               std::to_string(at + sep.size()) +
+                                                               " bytes, more than the limit of " +
+                                                               std::to_string(s.opts.limit));
+            }
+            return s.take(at + sep.size());
+        }
+        if (have.size() >= sep.size()) {
+            searched = have.size() - sep.size() + 1;
+        }
+        if (have.size() > s.opts.limit) {
+            throw limit_overrun_error(
+                have.size(), "read_until from " + s.peer + ": no separator in " +
+                                 std::to_string(have.size()) + " bytes, more than the limit of " +
+                                 std::to_string(s.opts.limit) +
+                                 " (raise it with set_limit() or stream_options)");
+        }
+        detail::loop_core& l = s.loop("aio::stream::read_until");
+        if (!s.fill(detail::deadline_in(l, timeout), timeout, "aio::stream::read_until")) {
+            std::string partial = s.take(s.buffered());
+            throw incomplete_read_error(std::move(partial), 0,
+                                        "read_until from " + s.peer + ": EOF before the separator");
+        }
+    }
+}
+
+std::string stream::read_line() {
+    return read_line(require("aio::stream::read_line").opts.read_timeout);
+}
+
+std::string stream::read_line(duration timeout) {
+    try {
+        return read_until("\n", timeout);
+    } catch (const incomplete_read_error& e) {
+        return e.partial();
+    }
+}
+
+bool stream::at_eof() const noexcept {
+    return !impl_ || ((impl_->eof || impl_->fd < 0) && impl_->buffered() == 0);
+}
+
+// ---- writing
+
+void stream::write(std::string_view data) {
+    write(data, require("aio::stream::write").opts.write_timeout);
+}
+
+void stream::write(std::string_view data, duration timeout) {
+    stream_impl& s = require("aio::stream::write");
+    if (s.closing || s.eof_requested || s.fd < 0) {
+        throw usage_error("aio::stream::write to " + s.peer + ": the stream is " +
+                          (s.fd < 0    ? "closed"
+                           : s.closing ? "closing"
+                                       : "shut for writing "
+                                         "(write_eof)"));
+    }
+    if (s.write_error != 0) {
+        detail::throw_net_error(s.write_error, "write to", s.peer);
+    }
+    if (s.writer != nullptr && s.writer != detail::current_task_or_null()) {
+        turn t(s.writer, "aio::stream::write", "writing");  // throws
+    }
+    if (s.unsent() == 0 && s.writable) {
+        // Nothing queued: straight to the socket, no copy.
+        while (!data.empty()) {
+            ssize_t n = ::send(s.fd, data.data(), data.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+            if (n > 0) {
+                data.remove_prefix(static_cast<std::size_t>(n));
+                continue;
+            }
+            if (n < 0 && errno == EINTR) {
+                continue;
+            }
+            if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+                s.writable = false;
+                break;
+            }
+            s.write_error = n < 0 ? errno : EPIPE;
+            detail::throw_net_error(s.write_error, "write to", s.peer);
+        }
+        if (data.empty()) {
+            return;
+        }
+    }
+    s.wbuf.append(data);
+    if (s.unsent() > s.opts.high_water) {
+        (void)s.loop("aio::stream::write");
+        turn t(s.writer, "aio::stream::write", "writing");
+        s.wait_drained(s.opts.low_water, timeout, "aio::stream::write");
+    }
+}
+
+void stream::drain() {
+    drain(require("aio::stream::drain").opts.write_timeout);
+}
+
+void stream::drain(duration timeout) {
+    stream_impl& s = require("aio::stream::drain");
+    if (s.unsent() == 0) {
+        if (s.write_error != 0) {
+            detail::throw_net_error(s.write_error, "write to", s.peer);
+        }
+        return;
+    }
+    (void)s.loop("aio::stream::drain");
+    turn t(s.writer, "aio::stream::drain", "writing");
+    s.wait_drained(0, timeout, "aio::stream::drain");
+}
+
+void stream::write_eof() {
+    stream_impl& s = require("aio::stream::write_eof");
+    if (s.eof_requested || s.fd < 0) {
+        return;
+    }
+    s.eof_requested = true;
+    s.flush();  // shuts down at once when nothing is unsent, else once it is
+}
+
+bool stream::can_write_eof() const noexcept {
+    return impl_ && impl_->fd >= 0 && !impl_->eof_requested;
+}
+
+// ---- closing
+
+void stream::close() {
+    if (!impl_) {
+        return;
+    }
+    stream_impl& s = *impl_;
+    if (s.fd < 0) {
+        return;
+    }
+    s.closing = true;
+    if (s.unsent() > 0 && s.write_error == 0) {
+        try {
+            (void)s.loop("aio::stream::close");
+            turn t(s.writer, "aio::stream::close", "writing");
+            s.wait_drained(0, s.opts.write_timeout, "aio::stream::close");
+        } catch (...) {
+            s.close_fd();  // the socket never outlives close(), however it ends
+            throw;
+        }
+    }
+    s.close_fd();
+}
+
+void stream::abort() noexcept {
+    if (impl_ && impl_->fd >= 0) {
+        impl_->closing = true;
+        impl_->wbuf.clear();
+        impl_->wpos = 0;
+        // RST rather than FIN: the peer learns the data was dropped.
+        linger l{1, 0};
+        ::setsockopt(impl_->fd, SOL_SOCKET, SO_LINGER, &l, sizeof l);
+        impl_->close_fd();
+    }
+}
+
+bool stream::is_closing() const noexcept {
+    return !impl_ || impl_->closing || impl_->fd < 0 || impl_->eof_requested;
+}
+
+bool stream::closed() const noexcept {
+    return !impl_ || impl_->fd < 0;
+}
+
+// ---- the socket
+
+std::string stream::local_address() const {
+    stream_impl& s = require("aio::stream::local_address");
+    if (s.fd < 0) {
+        return {};
+    }
+    sockaddr_storage ss{};
+    socklen_t len = sizeof ss;
+    if (::getsockname(s.fd, reinterpret_cast<sockaddr*>(&ss), &len) != 0) {
+        detail::throw_net_error(errno, "getsockname of", s.peer);
+    }
+    return detail::format_address(reinterpret_cast<sockaddr*>(&ss), len);
+}
+
+std::string stream::peer_address() const {
+    return require("aio::stream::peer_address").peer;
+}
+
+std::uint16_t stream::local_port() const {
+    stream_impl& s = require("aio::stream::local_port");
+    sockaddr_storage ss{};
+    socklen_t len = sizeof ss;
+    if (s.fd < 0 || ::getsockname(s.fd, reinterpret_cast<sockaddr*>(&ss), &len) != 0) {
+        return 0;
+    }
+    return detail::address_port(reinterpret_cast<sockaddr*>(&ss));
+}
+
+std::uint16_t stream::peer_port() const {
+    stream_impl& s = require("aio::stream::peer_port");
+    sockaddr_storage ss{};
+    socklen_t len = sizeof ss;
+    if (s.fd < 0 || ::getpeername(s.fd, reinterpret_cast<sockaddr*>(&ss), &len) != 0) {
+        return 0;
+    }
+    return detail::address_port(reinterpret_cast<sockaddr*>(&ss));
+}
+
+int stream::native_handle() const noexcept {
+    return impl_ ? impl_->fd : -1;
+}
+
+void stream::set_nodelay(bool on) {
+    stream_impl& s = require("aio::stream::set_nodelay");
+    int v = on ? 1 : 0;
+    if (!s.unix_socket && ::setsockopt(s.fd, IPPROTO_TCP, TCP_NODELAY, &v, sizeof v) != 0) {
+        detail::throw_net_error(errno, "set TCP_NODELAY on", s.peer);
+    }
+    s.opts.nodelay = on;
+}
+
+const stream_options& stream::options() const {
+    return require("aio::stream::options").opts;
+}
+
+void stream::set_read_timeout(duration d) {
+    require("aio::stream::set_read_timeout").opts.read_timeout = d;
+}
+
+void stream::set_write_timeout(duration d) {
+    require("aio::stream::set_write_timeout").opts.write_timeout = d;
+}
+
+void stream::set_limit(std::size_t limit) {
+    if (limit == 0) {
+        throw value_error("aio::stream::set_limit: the limit must be at least 1 byte");
+    }
+    require("aio::stream::set_limit").opts.limit = limit;
+}
+
+std::size_t stream::read_buffer_size() const noexcept {
+    return impl_ ? impl_->buffered() : 0;
+}
+
+std::size_t stream::write_buffer_size() const noexcept {
+    return impl_ ? impl_->unsent() : 0;
+}
+
+// ---- connecting
+
+namespace {
+
+void check_options(const stream_options& o, const char* what) {
+    auto negative = [&](duration d, const char* name) {
+        if (d < duration::zero()) {
+            throw value_error(std::string(what) + ": " + name +
+                              " must not be negative (aio::no_timeout disables it)");
+        }
+    };
+    negative(o.resolve_timeout, "resolve_timeout");
+    negative(o.connect_timeout, "connect_timeout");
+    negative(o.read_timeout, "read_timeout");
+    negative(o.write_timeout, "write_timeout");
+    if (o.limit == 0) {
+        throw value_error(std::string(what) + ": limit must be at least 1 byte");
+    }
+    if (o.low_water > o.high_water) {
+        throw value_error(std::string(what) + ": low_water (" + std::to_string(o.low_water) +
+                          ") must not exceed high_water (" + std::to_string(o.high_water) + ")");
+    }
+}
+
+// Connects a new socket to one address. Returns the stream, or sets `err` and returns an
+// empty one.
+stream connect_one(const detail::net_address& a, const std::string& peer, const stream_options& o,
+                   int& err) {
+    detail::loop_core& l = detail::net_loop("aio::open_connection");
+    int fd = ::socket(a.family(), SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+        err = errno;
+        return {};
+    }
+    int rc;
+    do {
+        rc = ::connect(fd, a.get(), a.length);
+    } while (rc != 0 && errno == EINTR);
+    if (rc != 0 && errno != EINPROGRESS) {
+        err = errno;
+        ::close(fd);
+        return {};
+    }
+    stream s;
+    try {
+        s = stream::adopt(fd, o, peer, false);
+    } catch (...) {
+        ::close(fd);
+        throw;
+    }
+    stream_impl& impl = *detail::stream_access::of(s);
+    if (rc != 0) {
+        // In progress: wait for the socket to become writable, then ask how it went.
+        impl.writable = false;
+        time_point deadline = detail::deadline_in(l, o.connect_timeout);
+        while (!impl.writable) {
+            if (!detail::wait_until(impl.write_waiters, deadline, "aio::open_connection")) {
+                s.abort();
+                detail::throw_net_timeout("connect to", peer, o.connect_timeout, "connect");
+            }
+        }
+        int so_error = 0;
+        socklen_t len = sizeof so_error;
+        ::getsockopt(fd, SOL_SOCKET, SO_ERROR, &so_error, &len);
+        if (so_error != 0) {
+            err = so_error;
+            s.abort();
+            return {};
+        }
+    }
+    return s;
+}
+
+}  // namespace
+
+stream open_connection(std::string_view host, std::uint16_t port, stream_options options) {
+    check_options(options, "aio::open_connection");
+    if (host.empty()) {
+        throw value_error("aio::open_connection: the host is empty; give a name or an address "
+                          "such as \"127.0.0.1\"");
+    }
+    (void)detail::net_loop("aio::open_connection()");
+    std::string peer = detail::host_port(host, port);
+    auto addresses = detail::resolve(host, port, false, options.resolve_timeout);
+    int err = 0;
+    std::string tried;
+    for (const auto& a : addresses) {
+        std::string shown = detail::format_address(a.get(), a.length);
+        stream s = connect_one(a, shown == peer ? peer : peer + " (" + shown + ")", options, err);
+        if (s) {
+            return s;
+        }
+        tried = shown;
+    }
+    detail::throw_net_error(err, "connect to",
+                            tried == peer || tried.empty() ? peer : peer + " (" + tried + ")");
+}
+
+stream open_unix_connection(std::string_view path, stream_options options) {
+    check_options(options, "aio::open_unix_connection");
+    (void)detail::net_loop("aio::open_unix_connection()");
+    detail::net_address a = detail::unix_address(path, "aio::open_unix_connection");
+    int err = 0;
+    stream s = connect_one(a, std::string(path), options, err);
+    if (!s) {
+        detail::throw_net_error(err, "connect to", std::string(path));
+    }
+    return s;
+}
+
+}  // namespace aio
