@@ -225,6 +225,47 @@ TEST_CASE("leaked-job stays silent for schedulers that were closed", "[debug][le
     CHECK(r.count("pending-at-close") == 0);
 }
 
+TEST_CASE("leaked-resource reports a stream destroyed without close, at its line",
+          "[debug][leaked-resource]") {
+    auto r = debug_run([] {
+        auto srv = aio::start_server([](aio::stream& s) { (void)s.read(1); }, "127.0.0.1", 0);
+        {
+            auto s = aio::open_connection("127.0.0.1", srv.port());
+            s.write("unsent?");
+        }  // destroyed without close()
+        srv.close();
+        srv.wait_closed();
+    });
+    CHECK(r.count("leaked-resource") == 1);
+    CHECK_THAT(r.err, Catch::Contains("[leaked-resource] stream 'to 127.0.0.1:"));
+    CHECK_THAT(r.err, Catch::Contains("destroyed without close()"));
+}
+
+TEST_CASE("leaked-resource reports a server never closed", "[debug][leaked-resource]") {
+    auto* leaked = static_cast<aio::server*>(nullptr);
+    auto r = debug_run(
+        [&] { leaked = new aio::server(aio::start_server([](aio::stream&) {}, "127.0.0.1", 0)); });
+    CHECK(r.count("leaked-resource") == 1);
+    CHECK_THAT(r.err, Catch::Contains("[leaked-resource] server '127.0.0.1:"));
+    delete leaked;
+}
+
+TEST_CASE("leaked-resource stays silent for streams and servers closed properly",
+          "[debug][leaked-resource]") {
+    auto r = debug_run([] {
+        auto srv =
+            aio::start_server([](aio::stream& s) { s.write(s.read_line()); }, "127.0.0.1", 0);
+        auto s = aio::open_connection("127.0.0.1", srv.port());
+        s.write("ping\n");
+        (void)s.read_line();
+        s.close();
+        srv.close();
+        srv.wait_closed();
+    });
+    CHECK(r.count("leaked-resource") == 0);
+    CHECK(r.count("blocking-call") == 0);  // the runtime's own socket calls never count
+}
+
 TEST_CASE("findings from the same site merge with a count", "[debug]") {
     auto r = debug_run([] {
         for (int i = 0; i < 3; ++i) {
