@@ -76,12 +76,29 @@ session::session(config settings, loop& l, std::string options_text)
              (cfg_.color == color_mode::automatic && ::isatty(STDERR_FILENO) != 0);
     // backtrace() loads libgcc's unwinder on first use; do it now, not in a signal handler.
     (void)capture_stack(2);
-    warm_up_ = std::thread([] { warm_up_symbolizer(); });
+    // Load the debug information now, before the first task runs (100-200 ms for a large
+    // binary, once per process). Done on a thread it made the loop's first flush wait for it
+    // mid-run, which delayed the program's first timers; the stack-overflow message also
+    // needs creation sites resolved before a task can overflow.
+    warm_up_symbolizer();
     if (cfg_.wants("blocking-call")) {
         set_blocking_call_session(this);
     }
     if (cfg_.wants("stall")) {
         stall_ = std::make_unique<stall_watchdog>(cfg_.stall, color_);
+    }
+    want_slow_ = cfg_.wants("slow-callback");
+    // Two precise clock reads per step cost about 55 ns here (kvm-clock), as much as the
+    // step itself. The coarse clock (the last timer tick, ~4 ns to read) is used when its
+    // resolution is under a fifth of the thresholds it serves, so a 100 ms slow-step
+    // threshold is judged within 4 ms; smaller thresholds get the precise clock.
+    timespec res{};
+    if (::clock_getres(CLOCK_MONOTONIC_COARSE, &res) == 0) {
+        duration resolution =
+            std::chrono::seconds(res.tv_sec) + std::chrono::nanoseconds(res.tv_nsec);
+        duration smallest = std::min(want_slow_ ? cfg_.slow : duration::max(),
+                                     stall_ ? cfg_.stall : duration::max());
+        coarse_clock_ = resolution > duration::zero() && resolution * 5 <= smallest;
     }
     if (cfg_.wants("stack-high-water")) {
         detail::enable_stack_watermarks(l);
@@ -93,9 +110,6 @@ session::session(config settings, loop& l, std::string options_text)
 
 session::~session() {
     set_blocking_call_session(nullptr);
-    if (warm_up_.joinable()) {
-        warm_up_.join();
-    }
 }
 
 std::size_t session::findings_in_process() noexcept {
@@ -139,15 +153,24 @@ void session::task_spawned(const task_ref& t) noexcept {
     }
 }
 
+time_point session::step_clock() const noexcept {
+    if (coarse_clock_) {
+        timespec ts{};
+        ::clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+        return time_point(std::chrono::seconds(ts.tv_sec) + std::chrono::nanoseconds(ts.tv_nsec));
+    }
+    return clock::now();
+}
+
 void session::before_task_step(const task_ref&) noexcept {
-    step_start_ = clock::now();
+    step_start_ = step_clock();
     if (stall_) {
         stall_->step_begins(step_start_);
     }
 }
 
 void session::after_task_step(const task_ref& t) noexcept {
-    duration step = clock::now() - step_start_;
+    duration step = step_clock() - step_start_;
     if (stall_) {
         if (auto s = stall_->step_ends()) {
             detectors::stall(*this, t, step, std::move(s->stack));
@@ -155,7 +178,7 @@ void session::after_task_step(const task_ref& t) noexcept {
                                          std::chrono::duration<double, std::milli>(step).count());
         }
     }
-    if (step > cfg_.slow && wants("slow-callback")) {
+    if (step > cfg_.slow && want_slow_) {
         detectors::slow_callback(*this, t, step);
     }
     flush();
@@ -358,7 +381,8 @@ void session::flush() noexcept {
     if (!unresolved_sites_.empty()) {
         resolve_new_sites();
     }
-    if (foreign_pending_.exchange(false, std::memory_order_acquire)) {
+    if (foreign_pending_.load(std::memory_order_relaxed) &&
+        foreign_pending_.exchange(false, std::memory_order_acquire)) {
         std::lock_guard<std::mutex> lock(foreign_mutex_);
         for (auto& r : foreign_) {
             queue_.push_back(std::move(r));

@@ -130,28 +130,26 @@ void warm_up_symbolizer() noexcept {
 std::vector<frame> symbolize(const raw_stack& stack, std::size_t depth) {
     static std::mutex mutex;
     std::lock_guard<std::mutex> lock(mutex);
-    std::vector<frame> all;
+    // Resolve frame by frame and stop as soon as `depth` user frames are known: the frames
+    // below them (libc's, the C++ runtime's) are never looked up, and looking one up can
+    // mean loading and decompressing that library's debug information (100 ms and more).
+    // Leading aio/std frames are skipped, and so are aio/std frames between user frames.
+    std::vector<frame> out;
     try {
-        for (void* a : stack) {
-            for (const frame& f : resolve(a)) {
-                all.push_back(f);
+        bool full = depth == 0;
+        for (std::size_t i = 0; i < stack.size() && !full; ++i) {
+            for (const frame& f : resolve(stack[i])) {
+                if (is_internal(f)) {
+                    continue;
+                }
+                out.push_back(f);
+                if (out.size() >= depth || is_bottom(f)) {
+                    full = true;
+                    break;
+                }
             }
         }
     } catch (...) {
-    }
-    std::vector<frame> out;
-    std::size_t i = 0;
-    while (i < all.size() && is_internal(all[i])) {
-        ++i;
-    }
-    for (; i < all.size() && out.size() < depth; ++i) {
-        if (is_internal(all[i])) {
-            continue;  // aio and std frames between user frames are noise too
-        }
-        out.push_back(all[i]);
-        if (is_bottom(all[i])) {
-            break;
-        }
     }
     for (frame& f : out) {
         add_snippet(f);
@@ -168,10 +166,10 @@ std::string where(const std::vector<frame>& frames) {
     if (!f.file.empty()) {
         s = f.file;
         if (f.line != 0) {
-            s += ":" + std::to_string(f.line);
-        }
+            s.append(":").append(std::to_string(f.line));  // GCC 12 -Wrestrict false positive
+        }                                                  // with ":" + std::string
         if (!f.function.empty()) {
-            s += " (" + f.function + ")";
+            s.append(" (").append(f.function).append(")");
         }
     } else if (!f.function.empty()) {
         s = f.function;

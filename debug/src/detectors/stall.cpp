@@ -95,8 +95,10 @@ stall_watchdog::~stall_watchdog() {
     thread_.join();
 }
 
+// Only the loop thread writes generation_ and busy_since_: plain stores (no locked
+// read-modify-write) keep the per-step cost low; the watchdog only reads them.
 void stall_watchdog::step_begins(clock::time_point now) noexcept {
-    generation_.fetch_add(1, std::memory_order_relaxed);
+    generation_.store(generation_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
     busy_since_.store(
         std::chrono::duration_cast<std::chrono::nanoseconds>(now.time_since_epoch()).count(),
         std::memory_order_release);
@@ -104,7 +106,7 @@ void stall_watchdog::step_begins(clock::time_point now) noexcept {
 
 std::optional<stall_watchdog::stall> stall_watchdog::step_ends() noexcept {
     busy_since_.store(0, std::memory_order_release);
-    generation_.fetch_add(1, std::memory_order_release);
+    generation_.store(generation_.load(std::memory_order_relaxed) + 1, std::memory_order_release);
     if (!pending_.load(std::memory_order_acquire)) {
         return std::nullopt;  // the common case: no lock taken per step
     }
