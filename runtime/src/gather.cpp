@@ -47,6 +47,12 @@ bool all_done(std::span<task_base* const> tasks) {
 
 std::ptrdiff_t gather_wait(std::span<task_base* const> tasks, bool keep_going) {
     task_base& me = require_task("aio::gather()");
+    // Handing a task to gather awaits it, even when gather raises before it ends: dropping
+    // its handle afterwards is not never-awaited. (A failure nobody retrieves still is
+    // exception-never-retrieved.)
+    for (task_base* t : tasks) {
+        t->observed_ = true;
+    }
     for (;;) {
         if (!keep_going) {
             for (std::size_t i = 0; i < tasks.size(); ++i) {

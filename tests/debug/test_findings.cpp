@@ -266,6 +266,21 @@ TEST_CASE("leaked-resource stays silent for streams and servers closed properly"
     CHECK(r.count("blocking-call") == 0);  // the runtime's own socket calls never count
 }
 
+TEST_CASE("never-awaited stays silent for tasks handed to a gather that raised early",
+          "[debug][never-awaited]") {
+    auto r = debug_run([] {
+        try {
+            auto a = aio::create_task([] { aio::sleep(5ms); });
+            auto b = aio::create_task([] { throw std::runtime_error("early"); });
+            aio::gather(a, b);
+        } catch (const std::runtime_error&) {
+        }
+        aio::sleep(10ms);  // a ends; its handle was dropped after gather raised
+    });
+    CHECK(r.count("never-awaited") == 0);
+    CHECK(r.count("exception-never-retrieved") == 0);
+}
+
 TEST_CASE("findings from the same site merge with a count", "[debug]") {
     auto r = debug_run([] {
         for (int i = 0; i < 3; ++i) {
