@@ -131,6 +131,64 @@ void sleep_heavy(benchmark::State& state) {
 }
 BENCHMARK(sleep_heavy)->Arg(1000)->Arg(10000)->Unit(benchmark::kMillisecond);
 
+// Steady state of N live tasks that keep yielding (and of the same with 1 us sleeps): each
+// benchmark iteration is one round in which every task takes one step. The tasks and their
+// stacks live for the whole run, so fresh-stack page faults stay out of the figure (unlike
+// sleep_heavy, which spawns its tasks anew every iteration). Time per task step.
+void yield_heavy(benchmark::State& state) {
+    const auto n = static_cast<int>(state.range(0));
+    aio::run(
+        [&] {
+            bool stop = false;
+            std::vector<aio::task<void>> tasks;
+            for (int i = 0; i < n; ++i) {
+                tasks.push_back(aio::create_task([&] {
+                    while (!stop) {
+                        aio::yield();
+                    }
+                }));
+            }
+            aio::yield();  // every task has started (and touched its stack)
+            for (auto _ : state) {
+                aio::yield();  // the main task goes round once: n steps of the others
+            }
+            stop = true;
+            aio::gather(tasks);
+        },
+        bench_options());
+    state.SetItemsProcessed(state.iterations() * n);
+}
+BENCHMARK(yield_heavy)->Arg(10000);
+
+void sleep_steady(benchmark::State& state) {
+    const auto n = static_cast<int>(state.range(0));
+    std::uint64_t steps = 0;
+    aio::run(
+        [&] {
+            bool stop = false;
+            std::vector<aio::task<void>> tasks;
+            for (int i = 0; i < n; ++i) {
+                tasks.push_back(aio::create_task([&] {
+                    while (!stop) {
+                        aio::sleep(std::chrono::microseconds(1));
+                    }
+                }));
+            }
+            aio::sleep(std::chrono::microseconds(1));
+            auto steps_before = aio::get_running_loop().stats().steps;
+            for (auto _ : state) {
+                aio::sleep(std::chrono::microseconds(1));  // about one round of n sleeps
+            }
+            steps = aio::get_running_loop().stats().steps - steps_before;
+            stop = true;
+            aio::gather(tasks);
+        },
+        bench_options());
+    // Timers fire by the round, so count the task steps that really ran: time per sleep.
+    state.SetItemsProcessed(static_cast<std::int64_t>(steps));
+}
+BENCHMARK(sleep_steady)->Arg(10000);
+
 }  // namespace
 
 BENCHMARK_MAIN();
