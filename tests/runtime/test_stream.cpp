@@ -107,6 +107,7 @@ TEST_CASE("open_connection resolves localhost and tries each address", "[stream]
             auto s = aio::open_connection("localhost", srv.port());
             s.write("x");
             CHECK(s.read_exactly(1) == "x");
+            CHECK(s.peer_address() == "127.0.0.1:" + std::to_string(srv.port()));
             s.close();
             srv.close();
             srv.wait_closed();
@@ -659,6 +660,105 @@ TEST_CASE("a stream destroyed without close is aborted and its registration clos
                 CHECK(count() == 1);
             }
             CHECK(count() == 0);
+            srv.close();
+            srv.wait_closed();
+        },
+        real_time);
+}
+
+TEST_CASE("a second reader cannot take buffered data from a task waiting in read_until",
+          "[stream][misuse]") {
+    run_test(
+        [] {
+            aio::event more;
+            auto srv = aio::start_server(
+                [&](aio::stream& s) {
+                    s.write("no newline yet");
+                    more.wait();
+                },
+                "127.0.0.1", 0);
+            auto s = aio::open_connection("127.0.0.1", srv.port());
+            auto liner =
+                aio::create_task(aio::task_options{.name = "liner"}, [&] { return s.read_line(); });
+            aio::sleep(20ms);  // the line's start is buffered; liner waits for the rest
+            REQUIRE(s.read_buffer_size() > 0);
+            CHECK_THROWS_WITH(s.read(5), Catch::Contains("task 'liner' is already reading"));
+            char buf[4];
+            CHECK_THROWS_AS(s.read_into(buf), aio::usage_error);
+            CHECK(s.read_buffer_size() == 14);  // nothing was taken
+            more.set();
+            CHECK(liner.get() == "no newline yet");  // then EOF: the handler returned
+            s.close();
+            srv.close();
+            srv.wait_closed();
+        },
+        real_time);
+}
+
+TEST_CASE("the write timeout is an idle timeout: a slow but steady reader never trips it",
+          "[stream][timeout]") {
+    run_test(
+        [] {
+            std::size_t received = 0;
+            auto srv = aio::start_server(
+                [&](aio::stream& s) {
+                    while (true) {
+                        std::string chunk = s.read(64 * 1024);
+                        if (chunk.empty()) {
+                            return;
+                        }
+                        received += chunk.size();
+                        aio::sleep(3ms);
+                    }
+                },
+                "127.0.0.1", 0);
+            aio::stream_options o;
+            o.write_timeout = 100ms;
+            o.high_water = 64 * 1024;
+            o.low_water = 16 * 1024;
+            auto s = aio::open_connection("127.0.0.1", srv.port(), o);
+            // A small kernel send buffer, so that progress shows in small steps rather than
+            // in one wake-up when megabytes of autotuned buffer have drained.
+            int sndbuf = 64 * 1024;
+            ::setsockopt(s.native_handle(), SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof sndbuf);
+            auto t0 = aio::test::since_start();
+            for (int i = 0; i < 128; ++i) {
+                s.write(std::string(32 * 1024, 'p'));  // 4 MiB, a few hundred ms
+            }
+            s.close();
+            CHECK(aio::test::since_start() - t0 > 100ms);  // longer than the timeout in all
+            srv.close();
+            srv.wait_closed();
+            CHECK(received == 4u * 1024 * 1024);
+        },
+        real_time);
+}
+
+TEST_CASE("a stream destroyed without close resets the connection", "[stream]") {
+    run_test(
+        [] {
+            std::string seen;
+            aio::event done;
+            auto srv = aio::start_server(
+                [&](aio::stream& s) {
+                    try {
+                        while (!s.read(64 * 1024).empty()) {
+                        }
+                        seen = "eof";
+                    } catch (const std::system_error& e) {
+                        seen = e.what();
+                    }
+                    done.set();
+                },
+                "127.0.0.1", 0);
+            {
+                aio::stream_options o;
+                o.high_water = 64 * 1024 * 1024;
+                auto s = aio::open_connection("127.0.0.1", srv.port(), o);
+                s.write(std::string(8 * 1024 * 1024, 'd'));  // more than the socket takes
+            }
+            done.wait();
+            CHECK_THAT(seen, Catch::Contains("Connection reset"));  // not a clean EOF
             srv.close();
             srv.wait_closed();
         },

@@ -2,7 +2,7 @@
 // See docs/reference/server.md.
 //
 //     auto srv = aio::start_server([](aio::stream& s) {
-//         while (auto line = s.read_line(); !line.empty()) {
+//         for (std::string line = s.read_line(); !line.empty(); line = s.read_line()) {
 //             s.write(line);
 //         }
 //     }, "127.0.0.1", 0);
@@ -92,6 +92,7 @@ public:
 private:
     friend struct detail::server_access;
     explicit server(std::shared_ptr<detail::server_impl> impl) noexcept;
+    void release(const char* what) noexcept;
     std::shared_ptr<detail::server_impl> impl_;  // shared with the connection tasks
 };
 

@@ -74,6 +74,14 @@ std::string host_port(std::string_view host, std::uint16_t port) {
 
 namespace {
 
+// getaddrinfo's errors (EAI_*), with gai_strerror's words.
+class resolve_category_t : public std::error_category {
+public:
+    const char* name() const noexcept override { return "resolve"; }
+    std::string message(int code) const override { return ::gai_strerror(code); }
+};
+const resolve_category_t resolve_category;
+
 bool numeric(std::string_view host, std::uint16_t port, net_address& out) {
     std::string h(host);
     if (h.size() > 2 && h.front() == '[' && h.back() == ']') {
@@ -126,9 +134,10 @@ std::vector<net_address> resolve(std::string_view host, std::uint16_t port, bool
         int rc = ::getaddrinfo(name.c_str(), service.c_str(), &hints, &res);
         std::unique_ptr<addrinfo, void (*)(addrinfo*)> guard(res, ::freeaddrinfo);
         if (rc != 0) {
-            std::string why = rc == EAI_SYSTEM ? std::strerror(errno) : ::gai_strerror(rc);
-            throw std::system_error(std::make_error_code(std::errc::host_unreachable),
-                                    "resolve '" + name + "': " + why);
+            if (rc == EAI_SYSTEM) {
+                throw std::system_error(errno, std::generic_category(), "resolve '" + name + "'");
+            }
+            throw std::system_error(rc, resolve_category, "resolve '" + name + "'");
         }
         std::vector<net_address> found;
         for (addrinfo* ai = res; ai != nullptr; ai = ai->ai_next) {
@@ -147,8 +156,7 @@ std::vector<net_address> resolve(std::string_view host, std::uint16_t port, bool
         throw_net_timeout("resolve", "'" + name + "'", timeout, "resolve");
     }
     if (out.empty()) {
-        throw std::system_error(std::make_error_code(std::errc::host_unreachable),
-                                "resolve '" + name + "': no address");
+        throw std::system_error(EAI_NONAME, resolve_category, "resolve '" + name + "'");
     }
     return out;
 }

@@ -54,10 +54,16 @@ struct stream_access {
     /// Closes from outside the stream's tasks (server::close_clients): reads get EOF at
     /// once; the socket closes as soon as the unsent data is out. Does not suspend.
     static void close_soon(stream& s) noexcept;
+    /// True once close_soon() was called on it.
+    static bool closed_by_owner(const stream& s) noexcept;
 };
 struct server_access {
     static server make(std::shared_ptr<server_impl> impl) noexcept;
 };
+
+/// Throws value_error naming the first bad option (negative timeout, zero limit, water marks
+/// the wrong way round).
+void check_stream_options(const stream_options& o, const char* what);
 
 /// The running loop for a network call; usage_error outside a task.
 loop_core& net_loop(const char* what);

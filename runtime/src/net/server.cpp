@@ -190,6 +190,9 @@ struct server_impl : std::enable_shared_from_this<server_impl> {
             throw;
         } catch (...) {
             s.abort();
+            if (stream_access::closed_by_owner(s)) {
+                return;  // close_clients() cut it short: its failure is expected
+            }
             if (loop_core* l = loop()) {
                 std::string who =
                     "connection from " + s.peer_address() + " on server '" + name + "'";
@@ -226,15 +229,21 @@ server::server(server&&) noexcept = default;
 
 server& server::operator=(server&& o) noexcept {
     if (this != &o) {
+        release("replaced by another server without close()");
         impl_ = std::move(o.impl_);
     }
     return *this;
 }
 
 server::~server() {
+    release("destroyed without close()");
+}
+
+// An open server whose handle goes away: stop listening, reset its connections, report it.
+void server::release(const char* what) noexcept {
     if (impl_ && (impl_->serving || !impl_->connections.empty())) {
         if (impl_->serving) {
-            impl_->registration.abandon("destroyed without close()");
+            impl_->registration.abandon(what);
         }
         impl_->close();
         abort_clients();
@@ -336,6 +345,7 @@ void check(const connection_handler& handler, const server_options& o, const cha
     if (o.accept_retry_delay < duration::zero()) {
         throw value_error(std::string(what) + ": accept_retry_delay must not be negative");
     }
+    detail::check_stream_options(o.connection, what);
 }
 
 // Binds and listens on one address; returns the listener (fd >= 0) or throws.

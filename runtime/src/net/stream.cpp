@@ -70,7 +70,9 @@ struct stream_impl {
     bool eof_requested = false;  // write_eof(): shut down once the buffer is sent
     bool eof_sent = false;
     bool closing = false;
-    bool close_when_drained = false;  // close_soon(): close the socket once the data is out
+    bool close_when_drained = false;
+    bool closed_by_owner = false;  // close_soon() (server::close_clients) closed it  //
+                                   // close_soon(): close the socket once the data is out
     wait_list write_waiters;
     task_base* writer = nullptr;
 
@@ -122,6 +124,19 @@ struct stream_impl {
                               "use a stream only in the aio::run that opened it");
         }
         return l;
+    }
+
+    // Closes with a reset (RST), not an orderly end (FIN): unsent data was dropped, and the
+    // peer must not take what it got for the whole.
+    void reset() noexcept {
+        if (fd >= 0) {
+            linger l{1, 0};
+            ::setsockopt(fd, SOL_SOCKET, SO_LINGER, &l, sizeof l);
+        }
+        closing = true;
+        wbuf.clear();
+        wpos = 0;
+        close_fd();
     }
 
     void close_fd() noexcept {
@@ -248,10 +263,16 @@ struct stream_impl {
     }
 
     // Parks until at most `target` bytes are unsent.
+    // An idle timeout: the deadline restarts whenever some data went out.
     void wait_drained(std::size_t target, duration timeout, const char* what) {
         time_point deadline = no_deadline;
         bool armed = false;
+        std::size_t last = unsent();
         while (unsent() > target) {
+            if (unsent() < last) {
+                last = unsent();
+                armed = false;
+            }
             if (write_error != 0) {
                 throw_net_error(write_error, "write to", peer);
             }
@@ -277,11 +298,16 @@ stream_impl* stream_access::of(const stream& s) noexcept {
     return s.impl_.get();
 }
 
+bool stream_access::closed_by_owner(const stream& s) noexcept {
+    return s.impl_ && s.impl_->closed_by_owner;
+}
+
 void stream_access::close_soon(stream& s) noexcept {
     stream_impl* impl = s.impl_.get();
     if (impl == nullptr || impl->fd < 0) {
         return;
     }
+    impl->closed_by_owner = true;
     impl->closing = true;
     impl->eof = true;
     stream_impl::wake(impl->read_waiters);
@@ -341,7 +367,7 @@ stream& stream::operator=(stream&& o) noexcept {
     if (this != &o) {
         if (impl_ && impl_->fd >= 0) {
             impl_->registration.abandon("destroyed without close(): replaced by another stream");
-            impl_->close_fd();
+            impl_->reset();
         }
         impl_ = std::move(o.impl_);
     }
@@ -354,7 +380,7 @@ stream::~stream() {
                                         ? "destroyed without close(), with " +
                                               std::to_string(impl_->unsent()) + " bytes never sent"
                                         : std::string("destroyed without close()"));
-        impl_->close_fd();
+        impl_->reset();
     }
 }
 
@@ -398,12 +424,12 @@ std::string stream::read(std::size_t n) {
 
 std::string stream::read(std::size_t n, duration timeout) {
     stream_impl& s = require("aio::stream::read");
+    turn t(s.reader, "aio::stream::read", "reading");  // even with data buffered: no theft
     if (n == 0) {
         return {};
     }
     if (s.buffered() == 0) {
         detail::loop_core& l = s.loop("aio::stream::read");
-        turn t(s.reader, "aio::stream::read", "reading");
         if (!s.fill(detail::deadline_in(l, timeout), timeout, "aio::stream::read")) {
             return {};
         }
@@ -417,6 +443,7 @@ std::size_t stream::read_into(std::span<char> buf) {
 
 std::size_t stream::read_into(std::span<char> buf, duration timeout) {
     stream_impl& s = require("aio::stream::read_into");
+    turn t(s.reader, "aio::stream::read_into", "reading");
     if (buf.empty()) {
         return 0;
     }
@@ -427,7 +454,6 @@ std::size_t stream::read_into(std::span<char> buf, duration timeout) {
         return n;
     }
     detail::loop_core& l = s.loop("aio::stream::read_into");
-    turn t(s.reader, "aio::stream::read_into", "reading");
     time_point deadline = no_deadline;
     bool armed = false;
     // Straight into the caller's buffer: no copy.
@@ -476,9 +502,9 @@ std::string stream::read_exactly(std::size_t n) {
 
 std::string stream::read_exactly(std::size_t n, duration timeout) {
     stream_impl& s = require("aio::stream::read_exactly");
+    turn t(s.reader, "aio::stream::read_exactly", "reading");
     if (s.buffered() < n) {
         detail::loop_core& l = s.loop("aio::stream::read_exactly");
-        turn t(s.reader, "aio::stream::read_exactly", "reading");
         while (s.buffered() < n) {
             // The idle timeout restarts whenever data arrives.
             if (!s.fill(detail::deadline_in(l, timeout), timeout, "aio::stream::read_exactly")) {
@@ -650,7 +676,7 @@ void stream::close() {
             turn t(s.writer, "aio::stream::close", "writing");
             s.wait_drained(0, s.opts.write_timeout, "aio::stream::close");
         } catch (...) {
-            s.close_fd();  // the socket never outlives close(), however it ends
+            s.reset();  // the socket never outlives close(), however it ends
             throw;
         }
     }
@@ -659,13 +685,7 @@ void stream::close() {
 
 void stream::abort() noexcept {
     if (impl_ && impl_->fd >= 0) {
-        impl_->closing = true;
-        impl_->wbuf.clear();
-        impl_->wpos = 0;
-        // RST rather than FIN: the peer learns the data was dropped.
-        linger l{1, 0};
-        ::setsockopt(impl_->fd, SOL_SOCKET, SO_LINGER, &l, sizeof l);
-        impl_->close_fd();
+        impl_->reset();  // RST rather than FIN: the peer learns the data was dropped
     }
 }
 
@@ -734,10 +754,18 @@ const stream_options& stream::options() const {
 }
 
 void stream::set_read_timeout(duration d) {
+    if (d < duration::zero()) {
+        throw value_error("aio::stream::set_read_timeout: a timeout must not be negative "
+                          "(aio::no_timeout disables it)");
+    }
     require("aio::stream::set_read_timeout").opts.read_timeout = d;
 }
 
 void stream::set_write_timeout(duration d) {
+    if (d < duration::zero()) {
+        throw value_error("aio::stream::set_write_timeout: a timeout must not be negative "
+                          "(aio::no_timeout disables it)");
+    }
     require("aio::stream::set_write_timeout").opts.write_timeout = d;
 }
 
@@ -758,9 +786,9 @@ std::size_t stream::write_buffer_size() const noexcept {
 
 // ---- connecting
 
-namespace {
+namespace {}  // namespace
 
-void check_options(const stream_options& o, const char* what) {
+void detail::check_stream_options(const stream_options& o, const char* what) {
     auto negative = [&](duration d, const char* name) {
         if (d < duration::zero()) {
             throw value_error(std::string(what) + ": " + name +
@@ -780,8 +808,11 @@ void check_options(const stream_options& o, const char* what) {
     }
 }
 
-// Connects a new socket to one address. Returns the stream, or sets `err` and returns an
-// empty one.
+namespace {
+
+// Connects a new socket to one address. Returns the stream, or sets `err` (ETIMEDOUT for
+// the connect timeout) and returns an empty one. `peer` names the address in the stream;
+// `label` names it in errors (with the host name the caller gave).
 stream connect_one(const detail::net_address& a, const std::string& peer, const stream_options& o,
                    int& err) {
     detail::loop_core& l = detail::net_loop("aio::open_connection");
@@ -806,25 +837,33 @@ stream connect_one(const detail::net_address& a, const std::string& peer, const 
         ::close(fd);
         throw;
     }
+    if (rc == 0) {
+        return s;
+    }
+    // In progress: wait for the socket to become writable, then ask how it went. However
+    // this ends early (timeout, cancellation), the half-open socket is reset, not leaked.
     stream_impl& impl = *detail::stream_access::of(s);
-    if (rc != 0) {
-        // In progress: wait for the socket to become writable, then ask how it went.
-        impl.writable = false;
+    impl.writable = false;
+    try {
         time_point deadline = detail::deadline_in(l, o.connect_timeout);
         while (!impl.writable) {
             if (!detail::wait_until(impl.write_waiters, deadline, "aio::open_connection")) {
+                err = ETIMEDOUT;
                 s.abort();
-                detail::throw_net_timeout("connect to", peer, o.connect_timeout, "connect");
+                return {};
             }
         }
-        int so_error = 0;
-        socklen_t len = sizeof so_error;
-        ::getsockopt(fd, SOL_SOCKET, SO_ERROR, &so_error, &len);
-        if (so_error != 0) {
-            err = so_error;
-            s.abort();
-            return {};
-        }
+    } catch (...) {
+        s.abort();
+        throw;
+    }
+    int so_error = 0;
+    socklen_t len = sizeof so_error;
+    ::getsockopt(fd, SOL_SOCKET, SO_ERROR, &so_error, &len);
+    if (so_error != 0) {
+        err = so_error;
+        s.abort();
+        return {};
     }
     return s;
 }
@@ -832,35 +871,41 @@ stream connect_one(const detail::net_address& a, const std::string& peer, const 
 }  // namespace
 
 stream open_connection(std::string_view host, std::uint16_t port, stream_options options) {
-    check_options(options, "aio::open_connection");
+    detail::check_stream_options(options, "aio::open_connection");
     if (host.empty()) {
         throw value_error("aio::open_connection: the host is empty; give a name or an address "
                           "such as \"127.0.0.1\"");
     }
     (void)detail::net_loop("aio::open_connection()");
-    std::string peer = detail::host_port(host, port);
+    std::string asked = detail::host_port(host, port);
     auto addresses = detail::resolve(host, port, false, options.resolve_timeout);
     int err = 0;
-    std::string tried;
-    for (const auto& a : addresses) {
+    std::string label;
+    for (const auto& a : addresses) {  // each in turn, connect_timeout each
         std::string shown = detail::format_address(a.get(), a.length);
-        stream s = connect_one(a, shown == peer ? peer : peer + " (" + shown + ")", options, err);
+        label = shown == asked ? asked : asked + " (" + shown + ")";
+        stream s = connect_one(a, shown, options, err);
         if (s) {
             return s;
         }
-        tried = shown;
     }
-    detail::throw_net_error(err, "connect to",
-                            tried == peer || tried.empty() ? peer : peer + " (" + tried + ")");
+    if (err == ETIMEDOUT) {
+        detail::throw_net_timeout("connect to", label, options.connect_timeout, "connect");
+    }
+    detail::throw_net_error(err, "connect to", label);
 }
 
 stream open_unix_connection(std::string_view path, stream_options options) {
-    check_options(options, "aio::open_unix_connection");
+    detail::check_stream_options(options, "aio::open_unix_connection");
     (void)detail::net_loop("aio::open_unix_connection()");
     detail::net_address a = detail::unix_address(path, "aio::open_unix_connection");
     int err = 0;
     stream s = connect_one(a, std::string(path), options, err);
     if (!s) {
+        if (err == ETIMEDOUT) {
+            detail::throw_net_timeout("connect to", std::string(path), options.connect_timeout,
+                                      "connect");
+        }
         detail::throw_net_error(err, "connect to", std::string(path));
     }
     return s;
