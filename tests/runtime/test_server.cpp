@@ -253,6 +253,12 @@ TEST_CASE("an empty host listens on every interface", "[server]") {
 
 TEST_CASE("running out of file descriptors pauses accepting instead of killing the server",
           "[server][errors]") {
+#if defined(__SANITIZE_ADDRESS__)
+    // The sanitizers' own checks need file descriptors (UBSan's vptr check reads
+    // /proc/self/maps) and fail spuriously once the process has none left.
+    WARN("skipped under the sanitizers");
+    return;
+#endif
     auto r = aio::test::run_in_child([] {
         int result = 1;
         aio::run_options o;

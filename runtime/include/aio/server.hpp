@@ -35,10 +35,10 @@ struct server_options {
     /// SO_REUSEADDR (restart on a port in TIME_WAIT).
     bool reuse_address = true;
     /// Options of every accepted stream (timeouts, limits).
-    stream_options connection;
+    stream_options connection{};
     /// Name for messages, debug-mode reports and connection task names; default: the
     /// address.
-    std::string name;
+    std::string name{};
     /// How long to stop accepting after an accept error such as EMFILE (too many open
     /// files) before trying again.
     duration accept_retry_delay = std::chrono::milliseconds(100);

@@ -77,6 +77,9 @@ struct stream_options {
 namespace detail {
 struct stream_impl;
 struct stream_access;
+/// For aio's tests only: every name lookup (on its executor thread) first sleeps this long,
+/// to make the resolve timeout fire without a slow DNS server. Zero by default.
+void set_resolve_delay_for_tests(duration d) noexcept;
 }  // namespace detail
 
 /// A connected socket, both directions (asyncio StreamReader + StreamWriter). Movable, not

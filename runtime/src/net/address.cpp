@@ -5,10 +5,12 @@
 #include <aio/executor.hpp>
 #include <aio/timeout.hpp>
 
+#include <atomic>
 #include <cerrno>
 #include <cstring>
 #include <memory>
 #include <system_error>
+#include <thread>
 
 #include <arpa/inet.h>
 #include <netdb.h>
@@ -82,6 +84,8 @@ public:
 };
 const resolve_category_t resolve_category;
 
+std::atomic<std::int64_t> resolve_delay{0};
+
 bool numeric(std::string_view host, std::uint16_t port, net_address& out) {
     std::string h(host);
     if (h.size() > 2 && h.front() == '[' && h.back() == ']') {
@@ -126,6 +130,9 @@ std::vector<net_address> resolve(std::string_view host, std::uint16_t port, bool
     std::string name(host);
     std::string service = std::to_string(port);
     auto lookup = [name, service, passive]() {
+        if (auto d = resolve_delay.load(std::memory_order_relaxed); d > 0) {
+            std::this_thread::sleep_for(std::chrono::nanoseconds(d));
+        }
         addrinfo hints{};
         hints.ai_family = AF_UNSPEC;
         hints.ai_socktype = SOCK_STREAM;
@@ -159,6 +166,10 @@ std::vector<net_address> resolve(std::string_view host, std::uint16_t port, bool
         throw std::system_error(EAI_NONAME, resolve_category, "resolve '" + name + "'");
     }
     return out;
+}
+
+void set_resolve_delay_for_tests(duration d) noexcept {
+    resolve_delay.store(d.count(), std::memory_order_relaxed);
 }
 
 net_address unix_address(std::string_view path, const char* what) {
