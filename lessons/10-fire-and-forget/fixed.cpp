@@ -1,6 +1,6 @@
 // Lesson 10, fixed: keep each task's handle and wait for all of them. The failure is seen and
 // reported, and the program ends only after every save ended. (A job scheduler that limits,
-// watches and closes background jobs is the other fix; it arrives with aio::jobs.)
+// watches and closes background jobs, aio::jobs::scheduler, is the other fix: lesson 11.)
 #include "lesson.hpp"
 
 #include <aio/aio.hpp>

@@ -33,8 +33,8 @@ std::string resolve(const char* host) {
 void connect_to(const char* host) {
     auto t0 = lesson::elapsed();
     // TODO: getaddrinfo blocks the calling thread, here the loop's. Resolve on a thread so
-    // that only this task waits. (aio::open_connection, coming with networking, resolves
-    // without blocking the loop.)
+    // that only this task waits. (aio::open_connection resolves names without blocking
+    // the loop: lesson 13.)
     std::string answer = resolve(host);
     lesson::say("%-10s -> %s (the loop was blocked %.2f ms)", host, answer.c_str(),
                 (lesson::elapsed() - t0) * 1e3);

@@ -1,0 +1,58 @@
+// Lesson 11: safe code with a job scheduler. A shop accepts 20 orders and sends each
+// confirmation mail in the background, through a jobs::scheduler. But the scheduler is used
+// as a fancy create_task: no limit on how many mails go out at once, nobody handles a mail
+// that fails, and the scheduler is destroyed when the function returns, cancelling the mails
+// still on their way.
+#include "lesson.hpp"
+
+#include <aio/aio.hpp>
+#include <aio/jobs/scheduler.hpp>
+
+#include <stdexcept>
+#include <string>
+
+using namespace std::chrono_literals;
+
+int sent = 0;
+int connections = 0;       // connections open to the mail server right now
+int peak_connections = 0;  // and at most
+
+// Sending one mail: the mail server takes 100-400 ms, and mailbox 7 is full.
+void send_mail(int order) {
+    ++connections;
+    peak_connections = std::max(peak_connections, connections);
+    try {
+        aio::sleep(std::chrono::milliseconds(100 + 15 * order));
+        if (order == 7) {
+            throw std::runtime_error("order 7: 552 mailbox full");
+        }
+    } catch (...) {
+        --connections;
+        throw;
+    }
+    --connections;
+    ++sent;
+}
+
+void accept_orders() {
+    // TODO: this scheduler runs every mail at once (its limit is 100), sends a failed mail
+    // to nobody in particular, and is destroyed at the end of this function without being
+    // closed: the mails still running are cancelled. Limit it, give it an exception
+    // handler, and close it gracefully before it goes away.
+    aio::jobs::scheduler mailer;
+    for (int order = 1; order <= 20; ++order) {
+        mailer.spawn([order] { send_mail(order); }, "mail " + std::to_string(order));
+    }
+    lesson::say("20 orders accepted, %zu mails on their way", mailer.size());
+    aio::sleep(250ms);  // "the mails are surely out by now"
+}
+
+int main() {
+    aio::run([] {
+        lesson::start();
+        accept_orders();
+        aio::sleep(100ms);  // let the cancelled mails unwind
+        lesson::say("mail server saw up to %d connections at once", peak_connections);
+        lesson::say("shop closed: %d of 20 confirmation mails sent", sent);
+    });
+}
