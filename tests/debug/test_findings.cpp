@@ -250,6 +250,25 @@ TEST_CASE("leaked-resource reports a server never closed", "[debug][leaked-resou
     delete leaked;
 }
 
+TEST_CASE("leaked-resource stays silent for a stream unwound by a timeout with nothing unsent",
+          "[debug][leaked-resource]") {
+    auto r = debug_run([] {
+        aio::event done;
+        auto srv = aio::start_server([&](aio::stream&) { done.wait(); }, "127.0.0.1", 0);
+        try {
+            aio::timeout(20ms, [&] {
+                auto s = aio::open_connection("127.0.0.1", srv.port());
+                (void)s.read_line();  // never answered: the timeout unwinds through s
+            });
+        } catch (const aio::timeout_error&) {
+        }
+        done.set();
+        srv.close();
+        srv.wait_closed();
+    });
+    CHECK(r.count("leaked-resource") == 0);
+}
+
 TEST_CASE("leaked-resource stays silent for streams and servers closed properly",
           "[debug][leaked-resource]") {
     auto r = debug_run([] {

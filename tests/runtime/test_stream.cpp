@@ -403,7 +403,10 @@ TEST_CASE("two tasks reading one stream at once is a usage_error naming the firs
             aio::sleep(5ms);
             auto second = aio::create_task([&] { return s.read(10); });
             CHECK_THROWS_WITH(second.get(), Catch::Contains("task 'first reader' is already "
-                                                            "reading this stream"));
+                                                            "reading this stream") &&
+                                                Catch::Contains("aio::queue"));
+            auto third = aio::create_task([&] { return s.read_line(); });
+            CHECK_THROWS_WITH(third.get(), Catch::StartsWith("aio::stream::read_line:"));
             first.cancel();
             CHECK_THROWS_AS(first.get(), aio::cancelled_error);
             s.close();

@@ -183,6 +183,7 @@ private:
     friend struct detail::stream_access;
     explicit stream(std::unique_ptr<detail::stream_impl> impl) noexcept;
     detail::stream_impl& require(const char* what) const;
+    std::string read_until_as(std::string_view sep, duration timeout, const char* what);
     std::unique_ptr<detail::stream_impl> impl_;
 };
 

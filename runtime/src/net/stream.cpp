@@ -15,6 +15,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <exception>
 #include <system_error>
 
 #include <netinet/in.h>
@@ -337,7 +338,10 @@ public:
             throw usage_error(std::string(what) + ": task '" + task_ref(slot_).name() +
                               "' is already " + verb + " this stream; two tasks must not " +
                               (verb[0] == 'r' ? "read" : "write") +
-                              " one stream at once (give one task the job, or use a lock)");
+                              " one stream at once (let one task do all the " +
+                              (verb[0] == 'r' ? "reading and hand what it reads to the others, "
+                                                "e.g. through an aio::queue)"
+                                              : "writing, or take turns under an aio::lock)"));
         }
         owner_ = slot_ == nullptr;
         slot_ = me;
@@ -375,6 +379,13 @@ stream& stream::operator=(stream&& o) noexcept {
 }
 
 stream::~stream() {
+    if (impl_ && impl_->fd >= 0 && std::uncaught_exceptions() > 0 && impl_->unsent() == 0) {
+        // Unwinding from an error (a timeout, a cancellation) with nothing left to send: the
+        // reset is the cleanup the error path needs, not a leak.
+        impl_->registration.close();
+        impl_->reset();
+        return;
+    }
     if (impl_ && impl_->fd >= 0) {
         impl_->registration.abandon(impl_->unsent() > 0
                                         ? "destroyed without close(), with " +
@@ -525,12 +536,16 @@ std::string stream::read_until(std::string_view sep) {
 }
 
 std::string stream::read_until(std::string_view sep, duration timeout) {
-    stream_impl& s = require("aio::stream::read_until");
+    return read_until_as(sep, timeout, "aio::stream::read_until");
+}
+
+std::string stream::read_until_as(std::string_view sep, duration timeout, const char* what) {
+    stream_impl& s = require(what);
     if (sep.empty()) {
-        throw value_error("aio::stream::read_until: the separator must not be empty");
+        throw value_error(std::string(what) + ": the separator must not be empty");
     }
     std::size_t searched = 0;  // no match starts before this offset
-    turn t(s.reader, "aio::stream::read_until", "reading");
+    turn t(s.reader, what, "reading");
     for (;;) {
         std::string_view have(s.rbuf.get() + s.rbeg, s.buffered());
         if (auto at = have.find(sep, searched); at != std::string_view::npos) {
@@ -568,7 +583,7 @@ std::string stream::read_line() {
 
 std::string stream::read_line(duration timeout) {
     try {
-        return read_until("\n", timeout);
+        return read_until_as("\n", timeout, "aio::stream::read_line");
     } catch (const incomplete_read_error& e) {
         return e.partial();
     }
