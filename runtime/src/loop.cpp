@@ -319,6 +319,11 @@ void loop_core::shutdown() {
     for (auto& t : left) {
         task_base* b = t.base();
         if (b->outcome_ == task_outcome::exception && !b->exception_retrieved_) {
+            // Nobody can retrieve it any more: it is an unretrieved exception for debug mode,
+            // reported to the handler here (as asyncio.run does) rather than at destruction.
+            if (AIO_UNLIKELY(instrumented_)) {
+                each_instrument([&](instrument& i) { i.task_exception_unretrieved(t); });
+            }
             b->exception_retrieved_ = true;
             std::string who = describe_task(b);
             report({"unhandled exception during aio::run() shutdown", b->exception_,

@@ -56,6 +56,24 @@ TEST_CASE("exception-never-retrieved names the exception", "[debug][exception-ne
     CHECK_THAT(r.err, Catch::Contains("std::runtime_error: lost"));
 }
 
+TEST_CASE("exception-never-retrieved reports a task that fails while run() shuts down",
+          "[debug][exception-never-retrieved]") {
+    // The task is still pending when the main function returns; the close sequence cancels it
+    // and it fails with another exception while unwinding. Nobody can retrieve that one.
+    auto r = debug_run([] {
+        aio::create_task([] {
+            try {
+                aio::sleep(10s);
+            } catch (const aio::cancelled_error&) {
+                throw std::runtime_error("failed on the way out");
+            }
+        }).detach();
+        aio::sleep(1ms);
+    });
+    CHECK(r.count("exception-never-retrieved") == 1);
+    CHECK_THAT(r.err, Catch::Contains("std::runtime_error: failed on the way out"));
+}
+
 TEST_CASE("exception-never-retrieved stays silent when the exception is retrieved",
           "[debug][exception-never-retrieved]") {
     auto r = debug_run([] {
