@@ -54,6 +54,15 @@ struct stream_access {
     /// Closes from outside the stream's tasks (server::close_clients): reads get EOF at
     /// once; the socket closes as soon as the unsent data is out. Does not suspend.
     static void close_soon(stream& s) noexcept;
+    /// Arranges for fn(arg) to be called once, on the loop stack, when the peer hangs up
+    /// (EPOLLRDHUP, HUP or ERR); fn == nullptr clears it. Returns false, and arranges
+    /// nothing, when the peer is already known to be gone.
+    static bool on_hangup(stream& s, void (*fn)(void*) noexcept, void* arg) noexcept;
+    /// True when the peer hung up or the connection failed or closed (a pooled connection
+    /// that must not be reused).
+    static bool peer_gone(const stream& s) noexcept;
+    /// Bytes received and not read yet.
+    static std::size_t buffered(const stream& s) noexcept;
     /// True once close_soon() was called on it.
     static bool closed_by_owner(const stream& s) noexcept;
 };

@@ -58,6 +58,9 @@ struct stream_impl {
     std::size_t rcap = 0, rbeg = 0, rend = 0;
     bool readable = false;
     bool peer_hup = false;  // EPOLLRDHUP/HUP seen: read until recv returns 0
+    // stream_access::on_hangup(): called once, from the loop, when the peer hangs up.
+    void (*hangup_fn)(void*) noexcept = nullptr;
+    void* hangup_arg = nullptr;
     bool eof = false;
     int read_error = 0;
     wait_list read_waiters;
@@ -97,6 +100,11 @@ struct stream_impl {
     void on_ready(std::uint32_t revents) noexcept {
         if ((revents & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) != 0) {
             peer_hup = true;
+            if (hangup_fn != nullptr) {
+                auto fn = hangup_fn;
+                hangup_fn = nullptr;
+                fn(hangup_arg);
+            }
         }
         if ((revents & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) != 0) {
             readable = true;
@@ -301,6 +309,30 @@ stream_impl* stream_access::of(const stream& s) noexcept {
 
 bool stream_access::closed_by_owner(const stream& s) noexcept {
     return s.impl_ && s.impl_->closed_by_owner;
+}
+
+bool stream_access::on_hangup(stream& s, void (*fn)(void*) noexcept, void* arg) noexcept {
+    stream_impl* impl = s.impl_.get();
+    if (impl == nullptr) {
+        return false;
+    }
+    if (fn != nullptr && (impl->peer_hup || impl->eof || impl->fd < 0 || impl->read_error != 0)) {
+        impl->hangup_fn = nullptr;
+        return false;
+    }
+    impl->hangup_fn = fn;
+    impl->hangup_arg = arg;
+    return true;
+}
+
+bool stream_access::peer_gone(const stream& s) noexcept {
+    const stream_impl* impl = s.impl_.get();
+    return impl == nullptr || impl->fd < 0 || impl->peer_hup || impl->eof ||
+           impl->read_error != 0 || impl->write_error != 0;
+}
+
+std::size_t stream_access::buffered(const stream& s) noexcept {
+    return s.impl_ ? s.impl_->buffered() : 0;
 }
 
 void stream_access::close_soon(stream& s) noexcept {

@@ -1,0 +1,102 @@
+// The HTTP vocabulary: header fields, URLs, percent-decoding, queries, reason phrases.
+#include <aio/http/message.hpp>
+
+#include <catch2/catch.hpp>
+
+using aio::http::fields;
+using aio::http::url;
+
+TEST_CASE("fields compare names without regard to case and keep their order", "[http]") {
+    fields f{{"Content-Type", "text/plain"}, {"X-Id", "1"}};
+    f.add("x-id", "2");
+    CHECK(f.size() == 3);
+    CHECK(f.get("content-type") == "text/plain");
+    CHECK(f.value("X-ID") == "1");
+    CHECK(f.get_all("X-Id") == std::vector<std::string_view>{"1", "2"});
+    CHECK_FALSE(f.get("Missing").has_value());
+    CHECK(f.value("Missing", "none") == "none");
+    f.set("X-ID", "3");
+    CHECK(f.get_all("x-id") == std::vector<std::string_view>{"3"});
+    CHECK(f.erase("CONTENT-TYPE") == 1);
+    CHECK_FALSE(f.contains("content-type"));
+}
+
+TEST_CASE("fields reject header injection and names that are not tokens", "[http]") {
+    fields f;
+    CHECK_THROWS_WITH(f.add("X-A", "1\r\nSet-Cookie: x=1"), Catch::Contains("CR, LF or NUL"));
+    CHECK_THROWS_AS(f.add("Bad Name", "1"), aio::value_error);
+    CHECK_THROWS_AS(f.add("", "1"), aio::value_error);
+    CHECK(f.empty());
+}
+
+TEST_CASE("url parses host, port, path and query", "[http]") {
+    url u = url::parse("http://Example.com:8080/a/b?x=1#frag");
+    CHECK(u.host == "Example.com");
+    CHECK(u.port == 8080);
+    CHECK(u.target == "/a/b?x=1");
+    CHECK(u.path() == "/a/b");
+    CHECK(u.query() == "x=1");
+    CHECK(u.to_string() == "http://Example.com:8080/a/b?x=1");
+    url d = url::parse("HTTP://host");
+    CHECK(d.port == 80);
+    CHECK(d.target == "/");
+    CHECK(d.authority() == "host");
+    url q = url::parse("http://h?x");
+    CHECK(q.target == "/?x");
+}
+
+TEST_CASE("url accepts IPv6 literals in brackets", "[http]") {
+    url u = url::parse("http://[::1]:9000/x");
+    CHECK(u.host == "::1");
+    CHECK(u.port == 9000);
+    CHECK(u.authority() == "[::1]:9000");
+    CHECK(u.to_string() == "http://[::1]:9000/x");
+}
+
+TEST_CASE("a bad URL is an invalid_url_error that says what is wrong", "[http]") {
+    using aio::http::invalid_url_error;
+    CHECK_THROWS_WITH(url::parse("example.com/x"), Catch::Contains("no scheme"));
+    CHECK_THROWS_WITH(url::parse("https://example.com/"),
+                      Catch::Contains("https is not supported"));
+    CHECK_THROWS_WITH(url::parse("ftp://example.com/"), Catch::Contains("'ftp' is not supported"));
+    CHECK_THROWS_WITH(url::parse("http://:80/"), Catch::Contains("no host"));
+    CHECK_THROWS_WITH(url::parse("http://h:99999/"), Catch::Contains("1..65535"));
+    CHECK_THROWS_WITH(url::parse("http://h:/"), Catch::Contains("empty port"));
+    CHECK_THROWS_WITH(url::parse("http://[::1/"), Catch::Contains("not closed"));
+    CHECK_THROWS_WITH(url::parse("http://h/a b"), Catch::Contains("percent-encode"));
+    CHECK_THROWS_AS(url::parse("http://u@h/"), invalid_url_error);
+}
+
+TEST_CASE("url resolves absolute, rooted and relative references", "[http]") {
+    url base = url::parse("http://h:81/a/b/c?q=1");
+    CHECK(base.resolve("/x").to_string() == "http://h:81/x");
+    CHECK(base.resolve("d").to_string() == "http://h:81/a/b/d");
+    CHECK(base.resolve("?z=2").to_string() == "http://h:81/a/b/c?z=2");
+    CHECK(base.resolve("http://other/y").to_string() == "http://other/y");
+    CHECK(base.resolve("//other:82/y").to_string() == "http://other:82/y");
+}
+
+TEST_CASE("percent_decode and parse_query decode as browsers encode", "[http]") {
+    CHECK(aio::http::percent_decode("a%20b%2Fc") == "a b/c");
+    CHECK(aio::http::percent_decode("100%") == "100%");
+    CHECK(aio::http::percent_decode("%zz") == "%zz");
+    CHECK(aio::http::percent_decode("a+b") == "a+b");
+    CHECK(aio::http::percent_decode("a+b", true) == "a b");
+    auto q = aio::http::parse_query("a=1&b=x%20y&&c&d=e+f");
+    REQUIRE(q.size() == 4);
+    CHECK(q[0] == std::pair<std::string, std::string>{"a", "1"});
+    CHECK(q[1].second == "x y");
+    CHECK(q[2] == std::pair<std::string, std::string>{"c", ""});
+    CHECK(q[3].second == "e f");
+}
+
+TEST_CASE("reason phrases and http_error", "[http]") {
+    CHECK(aio::http::reason_phrase(404) == "Not Found");
+    CHECK(aio::http::reason_phrase(431) == "Request Header Fields Too Large");
+    CHECK(aio::http::reason_phrase(299) == "Unknown");
+    aio::http::http_error e(409, "duplicate order", {{"X-Reason", "dup"}});
+    CHECK(e.status() == 409);
+    CHECK(std::string(e.what()) == "409 Conflict: duplicate order");
+    CHECK(e.headers().value("x-reason") == "dup");
+    CHECK_THROWS_AS(aio::http::http_error(42), aio::value_error);
+}
