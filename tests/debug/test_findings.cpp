@@ -3,6 +3,7 @@
 #include "debug_run.hpp"
 
 #include <aio/aio.hpp>
+#include <aio/http/client.hpp>
 #include <aio/jobs/scheduler.hpp>
 
 #include <catch2/catch.hpp>
@@ -459,4 +460,22 @@ TEST_CASE("slow-callback names the yield point where the slow step ended",
     REQUIRE_FALSE(culprit.empty());
     CHECK_THAT(culprit[0]["file"].get<std::string>(), Catch::EndsWith("test_findings.cpp"));
     CHECK_THAT(r.err, Catch::Contains("aio::sleep(5ms);  // the slow step ends here"));
+}
+
+TEST_CASE("leaked-resource reports an http client_session never closed",
+          "[debug][leaked-resource]") {
+    auto r = debug_run([] {
+        aio::http::client_session http({.name = "api"});
+        aio::sleep(1ms);
+    });
+    CHECK(r.count("leaked-resource") == 1);
+    CHECK_THAT(r.err, Catch::Contains("http client session 'api'"));
+}
+
+TEST_CASE("leaked-resource stays silent for a closed client_session", "[debug][leaked-resource]") {
+    auto r = debug_run([] {
+        aio::http::client_session http;
+        http.close();
+    });
+    CHECK(r.count("leaked-resource") == 0);
 }
