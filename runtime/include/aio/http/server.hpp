@@ -306,9 +306,12 @@ private:
 };
 
 /// Serves `app` on `host`:`port` until SIGINT or SIGTERM (or until the calling task is
-/// cancelled), then shuts down gracefully (app_runner::cleanup()) and returns. Called
-/// outside aio::run, it runs its own loop (like aiohttp's web.run_app); inside a task it
-/// suspends. Throws what app_runner::start() throws.
+/// cancelled), then shuts down gracefully (app_runner::cleanup()). Called outside aio::run,
+/// it runs its own loop (like aiohttp's web.run_app) and returns after the shutdown, for
+/// Ctrl-C too. Inside a task it suspends; after SIGTERM it returns, and when the task is
+/// cancelled (Ctrl-C cancels the main task) the cancellation goes on after the shutdown.
+/// SIGTERM is handled only while it has its default disposition. Throws what
+/// app_runner::start() throws.
 void run_app(application& app, std::string_view host = "0.0.0.0", std::uint16_t port = 8080,
              serve_options options = {});
 
