@@ -1,6 +1,7 @@
 // aio::http's server: routing, requests and responses, keep-alive, limits, timeouts, handler
 // cancellation and the graceful shutdown. Loopback only, port 0; raw streams play the
 // misbehaving clients, aio::http::client_session the well-behaved ones.
+#include "child.hpp"
 #include "support.hpp"
 
 #include <aio/http/client.hpp>
@@ -8,7 +9,11 @@
 
 #include <catch2/catch.hpp>
 
+#include <csignal>
+#include <cstdio>
 #include <string>
+
+#include <unistd.h>
 
 using namespace std::chrono_literals;
 using aio::http::application;
@@ -599,4 +604,40 @@ TEST_CASE("bad options and routes are rejected with a message", "[http][server]"
         CHECK_THROWS_AS(aio::http::app_runner(app, {.keepalive_timeout = -1s}), aio::value_error);
         CHECK_THROWS_AS(response(600), aio::value_error);
     });
+}
+
+namespace {
+
+// run_app in a child process, outside any loop, stopped by `sig` once it serves.
+aio::test::child_result run_app_until(int sig) {
+    return aio::test::run_in_child([sig] {
+        application app;
+        add_hello(app);
+        app.on_startup.push_back([sig](application&) {
+            aio::create_task([sig] {
+                aio::sleep(50ms);
+                ::kill(::getpid(), sig);
+            }).detach();
+        });
+        app.on_shutdown.push_back([](application&) { std::fputs("shutdown ran\n", stderr); });
+        app.on_cleanup.push_back([](application&) { std::fputs("cleanup ran\n", stderr); });
+        aio::http::run_app(app, "127.0.0.1", 0, {.print_banner = false});
+        std::fputs("run_app returned\n", stderr);
+    });
+}
+
+}  // namespace
+
+TEST_CASE("run_app shuts down gracefully on SIGTERM and returns", "[http][server]") {
+    auto r = run_app_until(SIGTERM);
+    CHECK(r.exited);
+    CHECK(r.code == 0);
+    CHECK_THAT(r.err, Catch::Contains("shutdown ran\ncleanup ran\nrun_app returned"));
+}
+
+TEST_CASE("run_app shuts down gracefully on Ctrl-C and returns", "[http][server]") {
+    auto r = run_app_until(SIGINT);
+    CHECK(r.exited);
+    CHECK(r.code == 0);
+    CHECK_THAT(r.err, Catch::Contains("shutdown ran\ncleanup ran\nrun_app returned"));
 }
