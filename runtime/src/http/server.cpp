@@ -402,7 +402,8 @@ bool connection::read_request(parser<true>& p) {
             timeout = o.server.connection.read_timeout;
         }
         std::size_t used = in.size();
-        std::size_t room = std::max<std::size_t>(in.capacity() - used, 0);
+        // Read into the spare capacity; grow (doubling, at least 16 KiB) when little is left.
+        std::size_t room = in.capacity() - used;
         if (room < 4096) {
             room = std::max<std::size_t>(used, 16384);
         }
@@ -633,14 +634,11 @@ void connection::serve() {
             if (watch) {
                 aio::detail::stream_access::on_hangup(s, nullptr, nullptr);
             }
-            if (hung_up || head_sent) {
-                // The client is gone, or the response is half sent: nothing to answer.
-                report_error("Error handling request",
-                             d->method + " " + d->target + " from " + d->peer);
-                return;
-            }
             report_error("Error handling request",
                          d->method + " " + d->target + " from " + d->peer);
+            if (hung_up || head_sent) {
+                return;  // the client is gone, or the response is half sent: no 500 to send
+            }
             r = response(500, "500: Internal Server Error");
             must_close = true;
         }
