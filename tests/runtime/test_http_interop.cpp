@@ -389,9 +389,8 @@ TEST_CASE("curl uploads a chunked body to our server", "[http][interop]") {
     });
 }
 
-// Fails: our server never sends "100 Continue" (reported for issue 7); !mayfail until fixed.
-TEST_CASE("our server answers curl's Expect: 100-continue with 100 Continue",
-          "[http][interop][!mayfail]") {
+// RFC 9110 §10.1.1: the server sends 100 Continue before the body.
+TEST_CASE("our server answers curl's Expect: 100-continue with 100 Continue", "[http][interop]") {
     if (!have_curl()) {
         WARN("no /usr/bin/curl: skipped");
         return;
@@ -546,9 +545,8 @@ TEST_CASE("aiohttp's client talks to our server: GET, POST, chunked both ways, H
     });
 }
 
-// Fails: our server never sends "100 Continue" (reported for issue 7); !mayfail until fixed.
-TEST_CASE("aiohttp's client with expect100 gets 100 Continue from our server",
-          "[http][interop][!mayfail]") {
+// RFC 9110 §10.1.1: the server sends 100 Continue before the body.
+TEST_CASE("aiohttp's client with expect100 gets 100 Continue from our server", "[http][interop]") {
     if (!have_aiohttp()) {
         WARN("no aiohttp for /usr/bin/python3 (Debian python3-aiohttp): skipped");
         return;

@@ -239,6 +239,12 @@ void append_head(std::string& out, int status, const fields& h, bool keep_alive,
     }
 }
 
+bool iequals_token(std::string_view a, std::string_view b) noexcept {
+    return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+               return (x | 0x20) == (y | 0x20);
+           });
+}
+
 // The fields a handler may not set itself: the connection owns framing.
 bool framing_field(std::string_view name) noexcept {
     auto eq = [&](std::string_view f) {
@@ -357,13 +363,20 @@ bool connection::read_request(parser<true>& p) {
             beast_error ec;
             std::size_t n = p.feed(in.data() + in_begin, in.size() - in_begin, ec);
             in_begin += n;
+            if ((!ec || ec == bhttp::error::need_more) && !p.is_done() && p.is_header_done() &&
+                at != phase::body) {
+                at = phase::body;
+                // RFC 9110 §10.1.1: a client that asked for it waits for 100 Continue before
+                // it sends the body (curl for a second, aiohttp for ever).
+                if (p.version == 11 && iequals_token(p.headers.value("Expect"), "100-continue")) {
+                    s.write("HTTP/1.1 100 Continue\r\n\r\n");
+                }
+            }
             if (!ec) {
                 if (p.is_done()) {
                     return true;
                 }
-                if (p.is_header_done()) {
-                    at = phase::body;
-                }
+
                 if (n > 0) {
                     continue;
                 }
