@@ -177,6 +177,11 @@ struct client_exchange {
             in.resize(used);
             broken = true;
             timed_out(phase, limit, total);
+        } catch (const std::system_error& e) {
+            in.resize(used);
+            broken = true;
+            throw protocol_error(where() + ": the connection failed " + phase + " (" + e.what() +
+                                 ")");
         } catch (...) {
             in.resize(used);
             broken = true;
@@ -685,6 +690,11 @@ client_response client_session::request(std::string_view method, std::string_vie
                 auto [wlimit, wtotal] = x->budget(t.read);
                 try {
                     x->s.write(wire, wlimit);
+                } catch (const std::system_error& e) {
+                    x->broken = true;
+                    throw protocol_error(x->where() +
+                                         ": the connection failed sending the request (" +
+                                         e.what() + ")");
                 } catch (const timeout_error&) {
                     x->broken = true;
                     throw timeout_error(x->where() + ": timed out after " +

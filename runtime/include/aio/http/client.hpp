@@ -142,7 +142,9 @@ public:
     /// Yield point and cancellation point. Throws invalid_url_error (bad URL, https),
     /// timeout_error naming the URL, the phase (connect, send, response head, total) and the
     /// duration, std::system_error when connecting fails (refused, unreachable),
-    /// protocol_error, too_many_redirects_error, usage_error after close().
+    /// protocol_error naming the request when the connection fails or closes later (reset,
+    /// broken pipe, EOF) or the answer is not HTTP, too_many_redirects_error, usage_error
+    /// after close().
     client_response request(std::string_view method, std::string_view url,
                             request_options options = {});
     /// request("GET", ...).
