@@ -162,7 +162,7 @@ int cmd_list(const manifest& m, const options& o) {
     std::printf("aio lessons: %zu of %zu done (%zu%%) [%s]\n", done, total, pct, bar.c_str());
     for (const auto& l : m.lessons) {
         const char* mark = ws.done(l.name) ? "[x]" : (cur == &l ? "[>]" : "[ ]");
-        std::printf("  %s %-26s %s\n", mark, l.name.c_str(), l.title.c_str());
+        std::printf("  %s %-30s %s\n", mark, l.name.c_str(), l.title.c_str());
     }
     std::printf("[x] done  [>] current  [ ] pending; workspace: %s\n", display(ws.root()).c_str());
     return 0;
@@ -282,7 +282,7 @@ int cmd_verify(const manifest& m, const options& o, const std::vector<std::strin
             x->problems.insert(x->problems.end(), p.begin(), p.end());
             if (!json) {
                 std::lock_guard g(mu);
-                std::printf("%-4s %-26s %-6s %s%s\n", x->problems.empty() ? "ok" : "FAIL",
+                std::printf("%-4s %-30s %-6s %s%s\n", x->problems.empty() ? "ok" : "FAIL",
                             x->l->name.c_str(), x->kind.c_str(), seconds(x->r.seconds).c_str(),
                             x->problems.empty() ? "" : ":");
                 for (const auto& pr : x->problems) {
@@ -311,7 +311,7 @@ int cmd_verify(const manifest& m, const options& o, const std::vector<std::strin
         failed += x.problems.empty() ? 0 : 1;
         skipped += x.skipped ? 1 : 0;
         if (x.skipped && !json) {
-            std::printf("skip %-26s %-6s %s\n", x.l->name.c_str(), x.kind.c_str(), x.note.c_str());
+            std::printf("skip %-30s %-6s %s\n", x.l->name.c_str(), x.kind.c_str(), x.note.c_str());
         }
         out.push_back({{"lesson", x.l->name},
                        {"program", x.kind},
