@@ -74,6 +74,10 @@ TEST_CASE("url resolves absolute, rooted and relative references", "[http]") {
     CHECK(base.resolve("?z=2").to_string() == "http://h:81/a/b/c?z=2");
     CHECK(base.resolve("http://other/y").to_string() == "http://other/y");
     CHECK(base.resolve("//other:82/y").to_string() == "http://other:82/y");
+    CHECK(base.resolve("/login?next=http://a/").target == "/login?next=http://a/");
+    CHECK(base.resolve("../x").to_string() == "http://h:81/a/x");
+    CHECK(base.resolve("./y/../z?k=1").to_string() == "http://h:81/a/b/z?k=1");
+    CHECK(base.resolve("/a/../../").target == "/");
 }
 
 TEST_CASE("percent_decode and parse_query decode as browsers encode", "[http]") {

@@ -644,3 +644,65 @@ TEST_CASE("run_app shuts down gracefully on Ctrl-C and returns", "[http][server]
     CHECK(r.code == 0);
     CHECK_THAT(r.err, Catch::Contains("shutdown ran\ncleanup ran\nrun_app returned"));
 }
+
+TEST_CASE("an HTTP version other than 1.0 and 1.1 is refused with 400", "[http][server]") {
+    run_test(
+        [] {
+            application app;
+            add_hello(app);
+            aio::http::app_runner runner(app);
+            runner.start("127.0.0.1", 0);
+            std::string r = exchange(runner.port(), "GET / HTTP/1.2\r\nHost: x\r\n\r\n");
+            CHECK(r.rfind("HTTP/1.1 400", 0) == 0);  // Beast's parser: "bad version"
+            CHECK(r.find("bad version") != std::string::npos);
+            runner.cleanup();
+        },
+        real_time);
+}
+
+TEST_CASE("a handler that streams one response and returns another sends one head",
+          "[http][server]") {
+    run_test(
+        [] {
+            application app;
+            app.add_get("/", [](request& req) {
+                response streamed;
+                streamed.prepare(req);
+                streamed.write("streamed");
+                return response::text("ignored");
+            });
+            aio::http::app_runner runner(app);
+            runner.start("127.0.0.1", 0);
+            std::string r =
+                exchange(runner.port(), "GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+            CHECK(r.find("HTTP/1.1 200") == 0);
+            CHECK(r.find("HTTP/1.1", 1) == std::string::npos);
+            CHECK(r.find("streamed") != std::string::npos);
+            CHECK(r.find("ignored") == std::string::npos);
+            runner.cleanup();
+        },
+        real_time);
+}
+
+TEST_CASE("a runner whose startup hook failed can be started again", "[http][server]") {
+    run_test(
+        [] {
+            application app;
+            add_hello(app);
+            bool fail = true;
+            app.on_startup.push_back([&](application&) {
+                if (fail) {
+                    throw std::runtime_error("database not ready");
+                }
+            });
+            aio::http::app_runner runner(app);
+            CHECK_THROWS_WITH(runner.start("127.0.0.1", 0), "database not ready");
+            fail = false;
+            runner.start("127.0.0.1", 0);
+            aio::http::client_session http;
+            CHECK(http.get(base(runner) + "/").status() == 200);
+            http.close();
+            runner.cleanup();
+        },
+        real_time);
+}

@@ -549,7 +549,10 @@ std::size_t client_session::idle_connections() const noexcept {
 std::uint64_t client_session::connections_opened() const noexcept {
     return s_ ? s_->opened : 0;
 }
-const client_options& client_session::options() const noexcept {
+const client_options& client_session::options() const {
+    if (!s_) {
+        throw usage_error("http::client_session::options: moved-from session");
+    }
     return s_->opts;
 }
 
@@ -712,7 +715,10 @@ client_response client_session::request(std::string_view method, std::string_vie
             } catch (const std::exception&) {
                 // A pooled connection the server closed meanwhile fails before any byte of
                 // the response: try once more on a new connection.
-                bool stale = x->reused && !x->got_bytes && attempt == 0;
+                // Only idempotent methods: a POST may have been acted on (aiohttp does the same).
+                bool idempotent = m == "GET" || m == "HEAD" || m == "OPTIONS" || m == "PUT" ||
+                                  m == "DELETE" || m == "TRACE";
+                bool stale = idempotent && x->reused && !x->got_bytes && attempt == 0;
                 x->broken = true;
                 x->release();
                 if (stale) {

@@ -382,8 +382,65 @@ url url::parse(std::string_view text) {
     return u;
 }
 
+namespace {
+
+// RFC 3986 §3.1: scheme = ALPHA *( ALPHA / DIGIT / "+" / "-" / "." ), then ':'.
+bool has_scheme(std::string_view r) noexcept {
+    std::size_t colon = r.find(':');
+    if (colon == std::string_view::npos || colon == 0) {
+        return false;
+    }
+    auto alpha = [](char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); };
+    if (!alpha(r[0])) {
+        return false;
+    }
+    for (char c : r.substr(0, colon)) {
+        if (!alpha(c) && !(c >= '0' && c <= '9') && c != '+' && c != '-' && c != '.') {
+            return false;
+        }
+    }
+    return true;
+}
+
+// RFC 3986 §5.2.4, on a path without query.
+std::string remove_dot_segments(std::string_view path) {
+    std::vector<std::string_view> out;
+    std::size_t i = 0;
+    bool trailing = false;
+    while (i <= path.size()) {
+        std::size_t j = path.find('/', i);
+        if (j == std::string_view::npos) {
+            j = path.size();
+        }
+        std::string_view seg = path.substr(i, j - i);
+        trailing = false;
+        if (seg == "..") {
+            if (!out.empty()) {
+                out.pop_back();
+            }
+            trailing = true;
+        } else if (seg == ".") {
+            trailing = true;
+        } else if (!seg.empty() || j == path.size()) {
+            out.push_back(seg);
+        }
+        i = j + 1;
+    }
+    std::string r;
+    for (auto seg : out) {
+        r += '/';
+        r += seg;
+    }
+    if (r.empty() || trailing) {
+        r += '/';
+    }
+    return r;
+}
+
+}  // namespace
+
 url url::resolve(std::string_view reference) const {
-    if (reference.find("://") != std::string_view::npos) {
+    if (has_scheme(reference)) {
         return parse(reference);
     }
     if (reference.substr(0, 2) == "//") {
@@ -407,6 +464,12 @@ url url::resolve(std::string_view reference) const {
     }
     if (std::size_t hash = u.target.find('#'); hash != std::string::npos) {
         u.target.resize(hash);
+    }
+    std::size_t q = u.target.find('?');
+    std::string_view p = std::string_view(u.target).substr(0, q);
+    if (p.find("/.") != std::string_view::npos) {
+        std::string rest = q == std::string::npos ? std::string() : u.target.substr(q);
+        u.target = remove_dot_segments(p.substr(1)) + rest;
     }
     return u;
 }

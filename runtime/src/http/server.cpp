@@ -456,7 +456,8 @@ bool connection::read_request(parser<true>& p) {
 void connection::send(response& r) {
     request_data& d = *current;
     bool keep = d.keep_alive && !rs->shutting_down && !must_close;
-    if (r.prepared()) {
+    if (r.prepared() || head_sent) {
+        // A streamed response (perhaps not the object returned): end it; never a second head.
         if (!ended) {
             end_stream();
         }
@@ -687,6 +688,16 @@ void runner_state::start(const std::function<aio::server(aio::connection_handler
                           "address (make another runner for another)");
     }
     started = true;
+    struct unstart {
+        runner_state& r;
+        bool armed = true;
+        ~unstart() {
+            if (armed) {  // a failed start leaves the runner startable again
+                r.started = false;
+                r.app->frozen_ = false;
+            }
+        }
+    } undo{*this};
     app->chain_ = nullptr;
     app->frozen_ = true;
     handler chain = [r = app->router_.get()](request& req) { return r->handle(req, *req.d_); };
@@ -721,6 +732,7 @@ void runner_state::start(const std::function<aio::server(aio::connection_handler
             st.abort();  // a client too slow to read its response
         }
     });
+    undo.armed = false;
 }
 
 void runner_state::cleanup() {

@@ -28,7 +28,7 @@ void setup(aio::http::application& app, scheduler_options options) {
     }
     auto h = std::make_shared<holder>();
     h->options = std::move(options);
-    if (h->options.name.empty()) {
+    if (h->options.name.empty() || h->options.name == scheduler_options{}.name) {
         h->options.name = "http jobs";
     }
     app.set(key(), h);

@@ -99,7 +99,8 @@ public:
     /// The rest of the body, decoded from chunked transfer encoding if needed. Suspends until
     /// the body is complete (yield point, cancellation point). Throws timeout_error (read idle
     /// or total timeout: the message names the URL and the phase), protocol_error when the
-    /// connection ends early, usage_error when the body was already consumed.
+    /// connection ends or fails early, usage_error when the response was released before its
+    /// body was read. Once the body has been returned, later calls return "".
     std::string text();
     /// The same bytes as text() (aiohttp's read()).
     std::string bytes();
@@ -166,7 +167,8 @@ public:
     [[nodiscard]] std::size_t idle_connections() const noexcept;
     /// Connections opened since the session started (keep-alive makes it small).
     [[nodiscard]] std::uint64_t connections_opened() const noexcept;
-    [[nodiscard]] const client_options& options() const noexcept;
+    /// The session's options. usage_error on a moved-from session.
+    [[nodiscard]] const client_options& options() const;
 
 private:
     std::shared_ptr<detail::client_state> s_;  // shared with responses still out

@@ -102,8 +102,9 @@ public:
 [[nodiscard]] std::vector<std::pair<std::string, std::string>> parse_query(std::string_view q);
 
 /// Raise from a handler to answer with `status` (aiohttp's web.HTTPException): the server
-/// sends it as the response, with `text` as the body (the reason phrase when empty) and
-/// `headers` added. Not an error for the server's logs.
+/// sends it as the response, with `text` as the body ("404: Not Found", status and reason,
+/// when empty) and `headers` added. Not an error for the server's logs. Throws value_error
+/// for a status outside 100..599.
 class http_error : public std::runtime_error {
 public:
     explicit http_error(int status, std::string text = {}, fields headers = {});

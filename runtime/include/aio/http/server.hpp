@@ -285,11 +285,11 @@ public:
     /// The graceful shutdown: stop accepting, close idle keep-alive connections, run
     /// on_shutdown, wait for running handlers up to shutdown_timeout (their connections close
     /// after the response), cancel the rest, run on_cleanup. Suspends until done; a second
-    /// call waits for the first. Yield point (not a cancellation point: cancelling the
-    /// caller does not stop a shutdown halfway).
+    /// call waits for the first. Yield point; cancelling the caller does not stop a shutdown
+    /// halfway: the caller still waits for the end, then gets its cancelled_error.
     void cleanup();
 
-    /// The bound port (after start()).
+    /// The bound port, between start() and cleanup(); usage_error otherwise.
     [[nodiscard]] std::uint16_t port() const;
     /// The bound addresses.
     [[nodiscard]] std::vector<std::string> addresses() const;
