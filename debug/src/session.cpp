@@ -84,21 +84,13 @@ session::session(config settings, loop& l, std::string options_text)
     if (cfg_.wants("blocking-call")) {
         set_blocking_call_session(this);
     }
-    if (cfg_.wants("stall")) {
-        stall_ = std::make_unique<stall_watchdog>(cfg_.stall, color_);
-    }
+    // One watchdog thread times the steps for both detectors: the loop reads no clock per
+    // step (two reads cost as much as the step itself on some virtual machines).
     want_slow_ = cfg_.wants("slow-callback");
-    // Two precise clock reads per step cost about 55 ns here (kvm-clock), as much as the
-    // step itself. The coarse clock (the last timer tick, ~4 ns to read) is used when its
-    // resolution is under a fifth of the thresholds it serves, so a 100 ms slow-step
-    // threshold is judged within 4 ms; smaller thresholds get the precise clock.
-    timespec res{};
-    if (::clock_getres(CLOCK_MONOTONIC_COARSE, &res) == 0) {
-        duration resolution =
-            std::chrono::seconds(res.tv_sec) + std::chrono::nanoseconds(res.tv_nsec);
-        duration smallest = std::min(want_slow_ ? cfg_.slow : duration::max(),
-                                     stall_ ? cfg_.stall : duration::max());
-        coarse_clock_ = resolution > duration::zero() && resolution * 5 <= smallest;
+    if (cfg_.wants("stall") || want_slow_) {
+        stall_ = std::make_unique<stall_watchdog>(
+            cfg_.wants("stall") ? cfg_.stall : duration::max(),
+            want_slow_ ? cfg_.slow : duration::max(), color_, probe_);
     }
     if (cfg_.wants("stack-high-water")) {
         detail::enable_stack_watermarks(l);
@@ -144,6 +136,7 @@ void session::task_spawned(const task_ref& t) noexcept {
         }
         if (it == creation_stacks_.end()) {
             unresolved_sites_.push_back(site);
+            probe_.attention.store(true, std::memory_order_relaxed);
             auto stack = std::make_unique<raw_stack>(capture_stack());
             // aio's own frames (the spawn call) are collapsed when it is symbolized.
             it = creation_stacks_.emplace(site, std::move(stack)).first;
@@ -153,33 +146,24 @@ void session::task_spawned(const task_ref& t) noexcept {
     }
 }
 
-time_point session::step_clock() const noexcept {
-    if (coarse_clock_) {
-        timespec ts{};
-        ::clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
-        return time_point(std::chrono::seconds(ts.tv_sec) + std::chrono::nanoseconds(ts.tv_nsec));
-    }
-    return clock::now();
-}
-
-void session::before_task_step(const task_ref&) noexcept {
-    step_start_ = step_clock();
-    if (stall_) {
-        stall_->step_begins(step_start_);
-    }
-}
-
 void session::after_task_step(const task_ref& t) noexcept {
-    duration step = step_clock() - step_start_;
+    // Cleared before the work: whatever asks for attention meanwhile is seen after the next
+    // step.
+    probe_.attention.store(false, std::memory_order_relaxed);
     if (stall_) {
-        if (auto s = stall_->step_ends()) {
-            detectors::stall(*this, t, step, std::move(s->stack));
-            longest_stall_ms_ = std::max(longest_stall_ms_,
-                                         std::chrono::duration<double, std::milli>(step).count());
+        // The step that just ended: the loop stored its generation + 1 at its end.
+        const std::uint64_t ended = probe_.generation.load(std::memory_order_relaxed) - 1;
+        if (auto r = stall_->collect(ended)) {
+            if (r->stalled) {
+                duration blocked = r->stalled->blocked;
+                detectors::stall(*this, t, blocked, std::move(r->stalled->stack));
+                longest_stall_ms_ = std::max(
+                    longest_stall_ms_, std::chrono::duration<double, std::milli>(blocked).count());
+            }
+            if (r->slow > duration::zero()) {
+                detectors::slow_callback(*this, t, r->slow);
+            }
         }
-    }
-    if (step > cfg_.slow && want_slow_) {
-        detectors::slow_callback(*this, t, step);
     }
     flush();
 }
@@ -308,6 +292,7 @@ void session::report(raw_finding r) noexcept {
     try {
         r.f.at_ms = now_ms();
         queue_.push_back(std::move(r));
+        probe_.attention.store(true, std::memory_order_relaxed);
     } catch (...) {
     }
 }
@@ -324,6 +309,7 @@ void session::report_from_any_thread(raw_finding r) noexcept {
         std::lock_guard<std::mutex> lock(foreign_mutex_);
         foreign_.push_back(std::move(r));
         foreign_pending_.store(true, std::memory_order_release);
+        probe_.attention.store(true, std::memory_order_release);
     } catch (...) {
     }
 }

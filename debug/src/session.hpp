@@ -39,7 +39,9 @@ public:
 
     // instrument
     void task_spawned(const task_ref& t) noexcept override;
-    void before_task_step(const task_ref& t) noexcept override;
+    step_probe* probe() noexcept override { return &probe_; }
+    /// Called only after steps that need attention (probe_.attention): a finding queued, a
+    /// new spawning site to resolve, or news from the watchdog.
     void after_task_step(const task_ref& t) noexcept override;
     void task_done(const task_ref& t) noexcept override;
     void task_handle_dropped(const task_ref& t) noexcept override;
@@ -108,16 +110,14 @@ private:
     void resolve_new_sites() noexcept;
     std::unordered_map<std::uint64_t, raw_stack> suspensions_;  // by task id
     std::unordered_map<std::uint64_t, raw_stack> resources_;    // by resource id
-    bool coarse_clock_ = false;  // time steps with CLOCK_MONOTONIC_COARSE (see the constructor)
-    bool want_slow_ = false;     // wants("slow-callback"), looked up once: checked every step
+    bool want_slow_ = false;  // wants("slow-callback"), looked up once: checked every step
     // What each open resource held when the main task ended (resource_info::describe), taken
     // before shutdown cancels the tasks: the leak reports at loop close show that.
     std::unordered_map<std::uint64_t, std::string> held_at_shutdown_;
     // slow-callback findings waiting for their task to report where the step ended
     std::unordered_map<std::uint64_t, raw_finding> awaiting_capture_;
-    time_point step_start_{};
-    [[nodiscard]] time_point step_clock() const noexcept;
     bool color_ = false;
+    step_probe probe_;  // fed by the loop at every step; read by the watchdog
     std::unique_ptr<stall_watchdog> stall_;
     double longest_stall_ms_ = 0;
 };

@@ -184,12 +184,31 @@ void loop_core::add_instrument(instrument* i) {
     }
     instruments_.push_back(i);
     instrumented_ = true;
+    update_step_watch();
 }
 
 void loop_core::remove_instrument(instrument* i) noexcept {
     instruments_.erase(std::remove(instruments_.begin(), instruments_.end(), i),
                        instruments_.end());
     instrumented_ = !instruments_.empty();
+    update_step_watch();
+}
+
+void loop_core::update_step_watch() noexcept {
+    probed_ = nullptr;
+    probe_ = nullptr;
+    step_hooks_ = false;
+    for (instrument* i : instruments_) {
+        step_probe* p = i->probe();
+        if (p != nullptr && probe_ == nullptr) {
+            probed_ = i;
+            probe_ = p;
+            probe_generation_ = p->generation.load(std::memory_order_relaxed);
+        } else {
+            step_hooks_ = true;
+        }
+    }
+    step_watched_ = step_hooks_ || probe_ != nullptr;
 }
 
 void loop_core::report(const exception_context& ctx) noexcept {

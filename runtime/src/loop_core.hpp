@@ -85,7 +85,7 @@ public:
     /// Resumes `t` for one step. The common case (a started task, no instrument) is inline
     /// so that the loop's side of a switch has no call level of its own.
     void run_step(task_base* t) noexcept {
-        if (AIO_UNLIKELY(t->stack_ == nullptr || instrumented_)) {
+        if (AIO_UNLIKELY(t->stack_ == nullptr || step_watched_)) {
             run_step_slow(t);
             return;
         }
@@ -188,6 +188,13 @@ public:
     std::vector<instrument*> instruments_;
     std::vector<std::unique_ptr<instrument>> owned_instruments_;  // debug mode's
     bool instrumented_ = false;
+    // Steps go through run_step_slow: an instrument wants the step hooks, or has a probe.
+    bool step_watched_ = false;
+    bool step_hooks_ = false;       // some instrument without a probe
+    instrument* probed_ = nullptr;  // the instrument whose probe the loop feeds
+    step_probe* probe_ = nullptr;
+    std::uint64_t probe_generation_ = 0;  // what the loop last stored in probe_->generation
+    void update_step_watch() noexcept;
 
     loop::exception_handler exception_handler_;
     std::unique_ptr<thread_pool_executor> default_executor_;

@@ -124,15 +124,32 @@ void loop_core::run_step_slow(task_base* t) noexcept {
     current_ = t;
     t->state_ = task_state::running;
     ++stats_.steps;
-    if (AIO_UNLIKELY(instrumented_)) {
+    if (step_hooks_) {
         task_ref ref(t);
-        each_instrument([&](instrument& i) { i.before_task_step(ref); });
+        each_instrument([&](instrument& i) {
+            if (&i != probed_) {
+                i.before_task_step(ref);
+            }
+        });
+    }
+    if (probe_ != nullptr) {
+        probe_->generation.store(++probe_generation_, std::memory_order_release);
     }
     transfer tr = switch_context(main_slot_, t->slot_, t);
     current_ = nullptr;
-    if (AIO_UNLIKELY(instrumented_)) {
+    if (probe_ != nullptr) {
+        probe_->generation.store(++probe_generation_, std::memory_order_release);
+        if (AIO_UNLIKELY(probe_->attention.load(std::memory_order_acquire))) {
+            probed_->after_task_step(task_ref(t));
+        }
+    }
+    if (step_hooks_) {
         task_ref ref(t);
-        each_instrument([&](instrument& i) { i.after_task_step(ref); });
+        each_instrument([&](instrument& i) {
+            if (&i != probed_) {
+                i.after_task_step(ref);
+            }
+        });
     }
     if (t->state_ == task_state::done) {
         finish(t);

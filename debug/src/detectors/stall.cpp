@@ -62,26 +62,27 @@ void on_stall_signal(int) noexcept {
     errno = saved;
 }
 
-std::int64_t now_ns() noexcept {
-    return std::chrono::duration_cast<std::chrono::nanoseconds>(clock::now().time_since_epoch())
-        .count();
-}
-
 }  // namespace
 
-stall_watchdog::stall_watchdog(duration threshold, bool color)
-    : threshold_(threshold)
+stall_watchdog::stall_watchdog(duration stall, duration slow, bool color, step_probe& probe)
+    : threshold_(stall)
+    , slow_(slow)
+    , tick_(std::clamp<duration>(std::min(stall, slow) / 8, std::chrono::milliseconds(1),
+                                 std::chrono::milliseconds(25)))
     , color_(color)
-    , loop_thread_(::pthread_self()) {
-    struct sigaction current {};
-    ::sigaction(SIGURG, nullptr, &current);
-    if (current.sa_handler == SIG_DFL || current.sa_handler == SIG_IGN ||
-        ((current.sa_flags & SA_SIGINFO) == 0 && current.sa_handler == &on_stall_signal)) {
-        struct sigaction sa {};
-        sa.sa_handler = &on_stall_signal;
-        sigemptyset(&sa.sa_mask);
-        sa.sa_flags = SA_ONSTACK | SA_RESTART;
-        can_signal_ = ::sigaction(SIGURG, &sa, nullptr) == 0;
+    , loop_thread_(::pthread_self())
+    , probe_(probe) {
+    if (threshold_ != duration::max()) {
+        struct sigaction current {};
+        ::sigaction(SIGURG, nullptr, &current);
+        if (current.sa_handler == SIG_DFL || current.sa_handler == SIG_IGN ||
+            ((current.sa_flags & SA_SIGINFO) == 0 && current.sa_handler == &on_stall_signal)) {
+            struct sigaction sa {};
+            sa.sa_handler = &on_stall_signal;
+            sigemptyset(&sa.sa_mask);
+            sa.sa_flags = SA_ONSTACK | SA_RESTART;
+            can_signal_ = ::sigaction(SIGURG, &sa, nullptr) == 0;
+        }
     }
     thread_ = std::thread([this] { watch(); });
 }
@@ -95,26 +96,22 @@ stall_watchdog::~stall_watchdog() {
     thread_.join();
 }
 
-// Only the loop thread writes generation_ and busy_since_: plain stores (no locked
-// read-modify-write) keep the per-step cost low; the watchdog only reads them.
-void stall_watchdog::step_begins(clock::time_point now) noexcept {
-    generation_.store(generation_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
-    busy_since_.store(
-        std::chrono::duration_cast<std::chrono::nanoseconds>(now.time_since_epoch()).count(),
-        std::memory_order_release);
-}
-
-std::optional<stall_watchdog::stall> stall_watchdog::step_ends() noexcept {
-    busy_since_.store(0, std::memory_order_release);
-    generation_.store(generation_.load(std::memory_order_relaxed) + 1, std::memory_order_release);
-    if (!pending_.load(std::memory_order_acquire)) {
-        return std::nullopt;  // the common case: no lock taken per step
-    }
+std::optional<stall_watchdog::step_report> stall_watchdog::collect(std::uint64_t ended) noexcept {
     std::lock_guard<std::mutex> lock(mutex_);
-    pending_.store(false);
-    std::optional<stall> s = std::move(current_);
-    current_.reset();
-    return s;
+    step_report r;
+    if (current_) {
+        r.stalled = std::move(current_);
+        current_.reset();
+        r.stalled->blocked = clock::now() - r.stalled->since;  // the whole step
+    }
+    if (slow_generation_ == ended) {
+        r.slow = clock::now() - slow_since_;
+        slow_generation_ = 0;
+    }
+    if (!r.stalled && r.slow == duration::zero()) {
+        return std::nullopt;
+    }
+    return r;
 }
 
 std::size_t stall_watchdog::suppressed() const noexcept {
@@ -122,36 +119,54 @@ std::size_t stall_watchdog::suppressed() const noexcept {
     return suppressed_;
 }
 
+// Every tick: which step runs now (the probe's generation, odd while one runs), and since when. A
+// step first seen at tick T began after the previous tick: `since` (the previous tick) is an upper
+// bound of its length for reports, `first_seen` a lower bound for thresholds, so a step is
+// never flagged for less than its threshold and is reported at most a tick long.
 void stall_watchdog::watch() {
-    const auto tick = std::clamp<duration>(threshold_ / 4, std::chrono::milliseconds(1),
-                                           std::chrono::milliseconds(25));
     std::unique_lock<std::mutex> lock(mutex_);
     std::uint64_t seen_generation = 0;
+    clock::time_point previous_tick = clock::now();
+    clock::time_point since{};
+    clock::time_point first_seen{};
     duration next_report{};
     bool reported = false;
+    bool slow_flagged = false;
     while (!stop_) {
-        cv_.wait_for(lock, tick);
+        cv_.wait_for(lock, tick_);
         if (stop_) {
             break;
         }
-        std::int64_t since = busy_since_.load(std::memory_order_acquire);
-        if (since == 0) {
-            continue;
+        const auto now = clock::now();
+        const std::uint64_t gen = probe_.generation.load(std::memory_order_acquire);
+        const clock::time_point last_tick = previous_tick;
+        previous_tick = now;
+        if ((gen & 1) == 0) {
+            continue;  // between steps
         }
-        const std::uint64_t gen = generation_.load(std::memory_order_acquire);
         if (gen != seen_generation) {
             seen_generation = gen;
+            since = last_tick;
+            first_seen = now;
             next_report = threshold_;
             reported = false;
-        }
-        duration blocked(now_ns() - since);
-        if (blocked < next_report) {
+            slow_flagged = false;
             continue;
         }
+        const duration surely = now - first_seen;  // it ran at least this long
+        if (!slow_flagged && surely >= slow_) {
+            slow_flagged = true;
+            slow_generation_ = gen;
+            slow_since_ = since;
+            probe_.attention.store(true, std::memory_order_release);
+        }
+        if (surely < next_report) {
+            continue;
+        }
+        const duration blocked = now - since;
         if (!reported) {
             reported = true;
             // Rate limit: at most 5 stalls reported per minute.
-            auto now = clock::now();
             while (!recent_.empty() && now - recent_.front() > std::chrono::minutes(1)) {
                 recent_.pop_front();
             }
@@ -165,18 +180,19 @@ void stall_watchdog::watch() {
             s.stack = capture(lock);
             s.task_id = signal_task_id;
             s.task_name = signal_task_name;
-            if (generation_.load(std::memory_order_acquire) != seen_generation) {
+            if (probe_.generation.load(std::memory_order_acquire) != seen_generation) {
                 continue;  // the step ended while we captured: not a stall any more
             }
             s.blocked = blocked;
+            s.since = since;
             current_ = s;
-            pending_.store(true, std::memory_order_release);
+            probe_.attention.store(true, std::memory_order_release);
             live_line(s, blocked, true);
         } else if (current_) {
             current_->blocked = blocked;
             live_line(*current_, blocked, false);
         }
-        next_report = next_report * 2;
+        next_report = next_report > duration::max() / 2 ? duration::max() : next_report * 2;
     }
 }
 

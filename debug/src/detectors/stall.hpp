@@ -3,6 +3,7 @@
 
 #include "../stacks.hpp"
 
+#include <aio/instrument.hpp>
 #include <aio/loop.hpp>
 #include <aio/task.hpp>
 
@@ -19,10 +20,16 @@
 
 namespace aio::debug {
 
+/// Watches the loop thread's task steps from a thread of its own: stalls (a step past
+/// `stall`, its stack captured while it is blocked) and slow steps (past `slow`, reported by
+/// the loop when the step ends). The loop thread only bumps a counter at each step's start
+/// and end; the watchdog times the steps itself, every `tick` (an eighth of the smaller
+/// threshold, 1 to 25 ms), so no clock is read per step.
 class stall_watchdog {
 public:
-    /// Starts the watchdog for the calling (loop) thread.
-    stall_watchdog(duration threshold, bool color);
+    /// Starts the watchdog for the calling (loop) thread. duration::max() turns a detector off.
+    /// `probe`: the loop's step generations (read) and attention flag (set when there is news).
+    stall_watchdog(duration stall, duration slow, bool color, step_probe& probe);
     ~stall_watchdog();
     stall_watchdog(const stall_watchdog&) = delete;
     stall_watchdog& operator=(const stall_watchdog&) = delete;
@@ -30,14 +37,22 @@ public:
     struct stall {
         std::uint64_t task_id = 0;
         std::string task_name;
-        raw_stack stack;     ///< captured while the loop was blocked
-        duration blocked{};  ///< how long, as last seen by the watchdog
+        raw_stack stack;            ///< captured while the loop was blocked
+        duration blocked{};         ///< how long: as last seen by the watchdog, then the whole step
+        clock::time_point since{};  ///< when the step began, at the latest
     };
 
-    /// Loop thread: a task step starts / ends. step_ends returns the stall that happened in
-    /// the step, if any.
-    void step_begins(clock::time_point now) noexcept;
-    std::optional<stall> step_ends() noexcept;
+    /// What the watchdog saw of a step that just ended (empty for almost every step).
+    struct step_report {
+        std::optional<stall> stalled;  ///< it ran past the stall threshold
+        duration slow{};               ///< it ran past the slow threshold: how long (else 0)
+    };
+
+    /// Loop thread, after a step that needed attention: what the watchdog has about the step
+    /// of generation `ended` (a stall of any step is reported with it).
+    std::optional<step_report> collect(std::uint64_t ended) noexcept;
+    /// The watchdog's timing precision.
+    [[nodiscard]] duration tick() const noexcept { return tick_; }
     /// Stalls not reported because of the rate limit.
     [[nodiscard]] std::size_t suppressed() const noexcept;
 
@@ -47,16 +62,18 @@ private:
     void live_line(const stall& s, duration blocked, bool first);
 
     const duration threshold_;
+    const duration slow_;
+    const duration tick_;
     const bool color_;
     pthread_t loop_thread_;
     bool can_signal_ = false;
-    std::atomic<std::int64_t> busy_since_{0};
     mutable std::mutex mutex_;
     std::condition_variable cv_;
     bool stop_ = false;
-    std::atomic<std::uint64_t> generation_{0};
-    std::atomic<bool> pending_{false};
-    std::optional<stall> current_;  // guarded by mutex_
+    step_probe& probe_;                  // generation: odd while a step runs
+    std::optional<stall> current_;       // guarded by mutex_
+    std::uint64_t slow_generation_ = 0;  // guarded by mutex_: the step found slow
+    clock::time_point slow_since_{};     // guarded by mutex_: when it began, at most
     std::deque<clock::time_point> recent_;
     std::size_t suppressed_ = 0;
     std::thread thread_;

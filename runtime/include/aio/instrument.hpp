@@ -13,6 +13,7 @@
 #include <aio/loop.hpp>
 #include <aio/task.hpp>
 
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -38,6 +39,16 @@ struct resource_info {
     std::function<std::string()> describe;
 };
 
+/// Per-step cooperation for an instrument that cannot afford two virtual calls a step (debug
+/// mode). Instead of before_task_step, the loop stores an incremented `generation` when a step
+/// starts and again when it ends (odd while a step runs: another thread can time steps by
+/// watching it); instead of calling after_task_step after every step, it calls it only when
+/// `attention` is set (by any thread). The instrument clears `attention` itself.
+struct step_probe {
+    std::atomic<std::uint64_t> generation{0};
+    std::atomic<bool> attention{false};
+};
+
 /// Base class of instruments. Override the hooks you need; the others do nothing.
 class instrument {
 public:
@@ -46,6 +57,10 @@ public:
     instrument& operator=(const instrument&) = delete;
     virtual ~instrument() = default;
 
+    /// The instrument's step probe, or nullptr (the default) for the plain step hooks. Asked
+    /// once, when the instrument is installed; one probe per loop (a second instrument with a
+    /// probe gets the plain hooks).
+    virtual step_probe* probe() noexcept { return nullptr; }
     /// A task was created (called from create_task, so from the spawning task's stack).
     virtual void task_spawned(const task_ref& t) noexcept { (void)t; }
     /// The loop is about to switch to `t` (a step begins).
