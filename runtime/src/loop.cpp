@@ -208,7 +208,10 @@ void loop_core::update_step_watch() noexcept {
             step_hooks_ = true;
         }
     }
-    step_watched_ = step_hooks_ || probe_ != nullptr;
+}
+
+void loop_core::probe_attention(task_base* t) noexcept {
+    probed_->after_task_step(task_ref(t));
 }
 
 void loop_core::report(const exception_context& ctx) noexcept {

@@ -82,18 +82,28 @@ public:
 
     // ---- tasks (task.cpp) ----
     void spawn(task_base* t, void* caller);
-    /// Resumes `t` for one step. The common case (a started task, no instrument) is inline
-    /// so that the loop's side of a switch has no call level of its own.
+    /// Resumes `t` for one step. The common case (a started task, no step hooks; a step probe
+    /// at most) is inline so that the loop's side of a switch has no call level of its own.
     void run_step(task_base* t) noexcept {
-        if (AIO_UNLIKELY(t->stack_ == nullptr || step_watched_)) {
+        if (AIO_UNLIKELY(t->stack_ == nullptr || step_hooks_)) {
             run_step_slow(t);
             return;
         }
         current_ = t;
         t->state_ = task_state::running;
         ++stats_.steps;
+        step_probe* const probe = probe_;
+        if (AIO_UNLIKELY(probe != nullptr)) {
+            probe->generation.store(++probe_generation_, std::memory_order_release);
+        }
         transfer tr = switch_context(main_slot_, t->slot_, t);
         current_ = nullptr;
+        if (AIO_UNLIKELY(probe != nullptr)) {
+            probe->generation.store(++probe_generation_, std::memory_order_release);
+            if (AIO_UNLIKELY(probe->attention.load(std::memory_order_acquire))) {
+                probe_attention(t);
+            }
+        }
         if (AIO_UNLIKELY(t->state_ == task_state::done)) {
             finish(t);
         } else {
@@ -101,6 +111,8 @@ public:
         }
     }
     void run_step_slow(task_base* t) noexcept;
+    /// The probed instrument's after_task_step (its probe asked for attention).
+    void probe_attention(task_base* t) noexcept;
     /// From the running task: saves it and switches to the loop. Returns when resumed.
     /// Inline: see fiber_context.hpp for why.
     void switch_to_loop(task_base& t) noexcept {
@@ -188,8 +200,6 @@ public:
     std::vector<instrument*> instruments_;
     std::vector<std::unique_ptr<instrument>> owned_instruments_;  // debug mode's
     bool instrumented_ = false;
-    // Steps go through run_step_slow: an instrument wants the step hooks, or has a probe.
-    bool step_watched_ = false;
     bool step_hooks_ = false;       // some instrument without a probe
     instrument* probed_ = nullptr;  // the instrument whose probe the loop feeds
     step_probe* probe_ = nullptr;
