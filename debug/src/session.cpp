@@ -135,8 +135,13 @@ void session::task_spawned(const task_ref& t) noexcept {
             t.base()->site_.line = rs->second.line;
         }
         if (it == creation_stacks_.end()) {
-            unresolved_sites_.push_back(site);
-            probe_.attention.store(true, std::memory_order_relaxed);
+            // A task created with task_options already knows its line (source_location):
+            // nothing to resolve on the loop (a new site deep in a large translation unit
+            // costs tens of milliseconds to symbolize).
+            if (t.base()->site_.file == nullptr) {
+                unresolved_sites_.push_back(site);
+                probe_.attention.store(true, std::memory_order_relaxed);
+            }
             auto stack = std::make_unique<raw_stack>(capture_stack());
             // aio's own frames (the spawn call) are collapsed when it is symbolized.
             it = creation_stacks_.emplace(site, std::move(stack)).first;
