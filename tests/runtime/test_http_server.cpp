@@ -9,6 +9,7 @@
 
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <csignal>
 #include <cstdio>
 #include <string>
@@ -705,4 +706,42 @@ TEST_CASE("a runner whose startup hook failed can be started again", "[http][ser
             runner.cleanup();
         },
         real_time);
+}
+
+TEST_CASE("a handler that swallows its cancellation cannot hold the shutdown forever",
+          "[http][server]") {
+    std::vector<std::string> reported;
+    run_test(
+        [&] {
+            aio::get_running_loop().set_exception_handler(
+                [&](aio::loop&, const aio::exception_context& c) {
+                    reported.push_back(c.message);
+                });
+            application app;
+            bool done = false;
+            app.add_get("/stubborn", [&](request&) {
+                try {
+                    aio::sleep(10s);
+                } catch (const aio::cancelled_error&) {
+                    aio::sleep(300ms);  // ignores the cancellation and goes on
+                }
+                done = true;
+                return response::text("late");
+            });
+            aio::http::app_runner runner(app, {.shutdown_timeout = 50ms});
+            runner.start("127.0.0.1", 0);
+            aio::stream s = aio::open_connection("127.0.0.1", runner.port());
+            s.write("GET /stubborn HTTP/1.1\r\nHost: x\r\n\r\n");
+            aio::sleep(20ms);
+            auto start = aio::get_running_loop().time();
+            runner.cleanup();
+            CHECK(aio::get_running_loop().time() - start < 250ms);  // two shutdown_timeouts
+            CHECK_FALSE(done);
+            aio::sleep(400ms);  // the stubborn handler ends on its own
+            CHECK(done);
+            s.abort();
+        },
+        real_time);
+    CHECK(std::count(reported.begin(), reported.end(),
+                     "HTTP shutdown: handlers ignored their cancellation") == 1);
 }

@@ -303,6 +303,7 @@ struct runner_state : std::enable_shared_from_this<runner_state> {
 
     application* app;
     serve_options opts;
+    std::string name;  // the listening server's, for messages
     aio::server srv;
     bool started = false;
     bool shutting_down = false;
@@ -771,7 +772,28 @@ void runner_state::cleanup() {
                     c->task.cancel("the server is shutting down (shutdown_timeout passed)");
                 }
             }
-            srv.wait_closed();
+            // A handler that swallows its cancellation must not hold the shutdown forever:
+            // one more shutdown_timeout, then its connection is aborted and cleanup goes on.
+            bool ended = false;
+            try {
+                aio::timeout(opts.shutdown_timeout, [&] { srv.wait_closed(); });
+                ended = true;
+            } catch (const timeout_error&) {
+            }
+            if (!ended) {
+                std::size_t left = conns.size();
+                srv.abort_clients();
+                try {
+                    throw std::runtime_error(
+                        std::to_string(left) + " connection task(s) still running " +
+                        format_duration(opts.shutdown_timeout) +
+                        " after they were cancelled (a handler swallowed its cancellation?); "
+                        "their connections were aborted and the shutdown goes on without them");
+                } catch (...) {
+                    report_error("HTTP shutdown: handlers ignored their cancellation",
+                                 "server '" + name + "'");
+                }
+            }
         }
         srv = aio::server();
     }
@@ -1058,6 +1080,7 @@ void app_runner::start(std::string_view host, std::uint16_t port) {
     if (so.name.empty()) {
         so.name = "http " + aio::detail::host_port(host, port);
     }
+    s_->name = so.name;
     s_->start(
         [&](aio::connection_handler h) { return aio::start_server(std::move(h), host, port, so); });
 }
@@ -1070,6 +1093,7 @@ void app_runner::start_unix(std::string_view path) {
     if (so.name.empty()) {
         so.name = "http unix:" + std::string(path);
     }
+    s_->name = so.name;
     s_->start(
         [&](aio::connection_handler h) { return aio::start_unix_server(std::move(h), path, so); });
 }
