@@ -14,6 +14,7 @@
 #include <cstdio>
 #include <deque>
 #include <mutex>
+#include <system_error>
 #include <thread>
 
 namespace aio {
@@ -54,12 +55,16 @@ void worker_main(std::shared_ptr<thread_pool_executor::state> s) {
 
 }  // namespace
 
+namespace detail {
+void (*executor_thread_start_hook)() = nullptr;
+}  // namespace detail
+
 std::size_t thread_pool_executor::default_max_workers() noexcept {
-    std::size_t cores = std::thread::hardware_concurrency();
-    if (cores == 0) {
-        cores = 1;
-    }
-    return std::min<std::size_t>(32, cores + 4);
+    return default_max_workers(std::thread::hardware_concurrency());
+}
+
+std::size_t thread_pool_executor::default_max_workers(std::size_t cores) noexcept {
+    return std::min<std::size_t>(32, std::max<std::size_t>(cores, 1) + 4);
 }
 
 thread_pool_executor::thread_pool_executor(std::size_t max_workers, std::string name)
@@ -81,8 +86,28 @@ void thread_pool_executor::submit(std::function<void()> job) {
     }
     state_->jobs.push_back(std::move(job));
     if (state_->idle < state_->jobs.size() && state_->threads.size() < state_->max_workers) {
-        ++state_->running_threads;
-        state_->threads.emplace_back(worker_main, state_);
+        // Exception-safe: the thread is counted only once it exists (it cannot reach the
+        // mutex we hold before we do). If it cannot be started and no worker exists to run
+        // the job, the job is taken back and the caller gets the error; otherwise the
+        // existing workers will get to it.
+        try {
+            state_->threads.reserve(state_->threads.size() + 1);
+            if (detail::executor_thread_start_hook != nullptr) {
+                detail::executor_thread_start_hook();
+            }
+            std::thread t(worker_main, state_);
+            ++state_->running_threads;
+            state_->threads.push_back(std::move(t));
+        } catch (const std::exception& e) {
+            if (state_->threads.empty()) {
+                state_->jobs.pop_back();
+                throw std::system_error(
+                    std::make_error_code(std::errc::resource_unavailable_try_again),
+                    "thread_pool_executor '" + name_ + "': could not start a worker thread (" +
+                        e.what() + ")");
+            }
+            state_->work_cv.notify_one();
+        }
     } else {
         state_->work_cv.notify_one();
     }

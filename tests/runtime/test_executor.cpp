@@ -4,6 +4,7 @@
 
 #include <atomic>
 #include <stdexcept>
+#include <system_error>
 #include <thread>
 
 using namespace std::chrono_literals;
@@ -22,15 +23,24 @@ TEST_CASE("to_thread runs the function on another thread and returns its value",
 TEST_CASE("the loop keeps running while a thread works", "[executor]") {
     run_test(
         [] {
-            int ticks = 0;
+            std::atomic<int> ticks{0};
             auto ticker = aio::create_task([&] {
                 for (;;) {
                     aio::sleep(1ms);
                     ++ticks;
                 }
             });
-            aio::to_thread([] { std::this_thread::sleep_for(30ms); });
-            CHECK(ticks >= 5);
+            // The thread waits for the loop to tick five times: it can only see them if the
+            // loop runs while the caller waits in to_thread (bounded, so a frozen loop fails
+            // the test instead of hanging it, and a loaded machine has ample time).
+            bool saw_ticks = aio::to_thread([&] {
+                auto give_up = std::chrono::steady_clock::now() + 10s;
+                while (ticks < 5 && std::chrono::steady_clock::now() < give_up) {
+                    std::this_thread::sleep_for(1ms);
+                }
+                return ticks >= 5;
+            });
+            CHECK(saw_ticks);
             ticker.cancel();
             CHECK_THROWS_AS(ticker.get(), aio::cancelled_error);
         },
@@ -118,8 +128,59 @@ TEST_CASE("a job still queued is dropped when its caller is cancelled", "[execut
 }
 
 TEST_CASE("the default executor follows asyncio's size rule", "[executor]") {
-    auto cores = std::max(1u, std::thread::hardware_concurrency());
-    CHECK(aio::thread_pool_executor::default_max_workers() == std::min<std::size_t>(32, cores + 4));
+    // concurrent.futures: min(32, os.cpu_count() + 4).
+    CHECK(aio::thread_pool_executor::default_max_workers(0) == 5);
+    CHECK(aio::thread_pool_executor::default_max_workers(1) == 5);
+    CHECK(aio::thread_pool_executor::default_max_workers(2) == 6);
+    CHECK(aio::thread_pool_executor::default_max_workers(28) == 32);
+    CHECK(aio::thread_pool_executor::default_max_workers(128) == 32);
+    run_test([] {
+        CHECK(aio::get_running_loop().default_executor().max_workers() ==
+              aio::thread_pool_executor::default_max_workers());
+    });
+}
+
+TEST_CASE("a worker thread that cannot be started fails the call instead of hanging shutdown",
+          "[executor]") {
+    struct hook_guard {
+        hook_guard() {
+            aio::detail::executor_thread_start_hook = [] {
+                throw std::system_error(
+                    std::make_error_code(std::errc::resource_unavailable_try_again), "injected");
+            };
+        }
+        ~hook_guard() { aio::detail::executor_thread_start_hook = nullptr; }
+    };
+    run_test([] {
+        aio::thread_pool_executor pool(2, "failing");
+        {
+            hook_guard failing;
+            CHECK_THROWS_WITH(aio::run_in_executor(&pool, [] { return 1; }),
+                              Catch::Contains("could not start a worker thread") &&
+                                  Catch::Contains("injected"));
+            CHECK(pool.queued() == 0);
+            CHECK(pool.threads() == 0);
+        }
+        CHECK(aio::run_in_executor(&pool, [] { return 2; }) == 2);  // works again
+        {
+            hook_guard failing;  // a second thread cannot start: the first one runs the job
+            std::atomic<bool> release{false};
+            auto busy = aio::create_task([&] {
+                aio::run_in_executor(&pool, [&] {
+                    while (!release)
+                        std::this_thread::sleep_for(1ms);
+                });
+            });
+            aio::sleep(0s);
+            auto queued =
+                aio::create_task([&] { return aio::run_in_executor(&pool, [] { return 3; }); });
+            aio::sleep(0s);
+            release = true;
+            busy.get();
+            CHECK(queued.get() == 3);
+        }
+        CHECK(pool.shutdown_for(5s));  // returns: nothing counted that does not exist
+    });
 }
 
 TEST_CASE("an executor is registered as a resource until shut down", "[executor][resource]") {

@@ -30,8 +30,10 @@ public:
     thread_pool_executor(const thread_pool_executor&) = delete;
     thread_pool_executor& operator=(const thread_pool_executor&) = delete;
 
-    /// Queues `job` for a worker thread. Thread-safe; does not suspend. Throws usage_error
-    /// after shutdown.
+    /// Queues `job` for a worker thread, starting one if all are busy and fewer than
+    /// max_workers exist. Thread-safe; does not suspend. Throws usage_error after shutdown;
+    /// std::system_error if no worker thread exists and none can be started (the job is then
+    /// not queued). A failed start with workers running leaves the job to them.
     void submit(std::function<void()> job);
     /// Stops accepting jobs; queued jobs still run. With `wait`, blocks the calling thread
     /// until every thread has finished (do not call it with wait=true from a task: it blocks
@@ -48,8 +50,10 @@ public:
     [[nodiscard]] std::size_t queued() const noexcept;
     [[nodiscard]] const std::string& name() const noexcept { return name_; }
 
-    /// asyncio's default size: min(32, cores + 4).
+    /// asyncio's default size for this machine: min(32, cores + 4).
     static std::size_t default_max_workers() noexcept;
+    /// asyncio's default size for `cores` cores (0, unknown, counts as 1).
+    static std::size_t default_max_workers(std::size_t cores) noexcept;
 
     struct state;
 
@@ -60,6 +64,10 @@ private:
 };
 
 namespace detail {
+
+/// Tests: called under the executor's lock before each worker thread is started; a hook
+/// that throws simulates a thread that cannot be created. nullptr (the default) in programs.
+extern void (*executor_thread_start_hook)();
 
 /// What a worker thread and the waiting task share.
 struct executor_call {
