@@ -96,7 +96,6 @@ session::session(config settings, loop& l, std::string options_text)
         detail::enable_stack_watermarks(l);
     }
     if (cfg_.wants("wrong-thread")) {
-        detail::enable_thread_checks(l);
     }
 }
 

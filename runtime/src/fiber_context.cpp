@@ -21,21 +21,10 @@ eh_globals* load_eh_globals() noexcept {
     return tls_eh = reinterpret_cast<eh_globals*>(abi::__cxa_get_globals());
 }
 
-namespace {
-
-// Boost.Context calls a function taking its own transfer_t; the runtime has one entry point.
-entry_fn registered_entry = nullptr;
-
-void trampoline(bctx::transfer_t t) {
-    registered_entry(transfer{t.fctx, t.data});
-}
-
-}  // namespace
-
-void make_context(context_slot& slot, void* bottom, std::size_t size, entry_fn entry) noexcept {
+void make_raw_context(context_slot& slot, void* bottom, std::size_t size,
+                      raw_entry_fn entry) noexcept {
     void* top = static_cast<char*>(bottom) + size;
-    registered_entry = entry;
-    slot.ctx = bctx::make_fcontext(top, size, &trampoline);
+    slot.ctx = bctx::make_fcontext(top, size, entry);
     slot.stack_bottom = bottom;
     slot.stack_size = size;
     slot.eh_caught = nullptr;

@@ -32,8 +32,25 @@ struct transfer {
 
 using entry_fn = void (*)(transfer);
 
+/// Boost.Context's view of an entry function.
+using raw_entry_fn = void (*)(boost::context::detail::transfer_t);
+
 /// Prepares `slot` to start `entry` on the stack [bottom, bottom + size) at its first switch.
-void make_context(context_slot& slot, void* bottom, std::size_t size, entry_fn entry) noexcept;
+void make_raw_context(context_slot& slot, void* bottom, std::size_t size,
+                      raw_entry_fn entry) noexcept;
+
+/// Boost.Context calls a function taking its own transfer_t: one trampoline per entry
+/// function, so no mutable state is shared between the threads that make contexts.
+template <entry_fn Entry>
+void trampoline(boost::context::detail::transfer_t t) {
+    Entry(transfer{t.fctx, t.data});
+}
+
+/// Prepares `slot` to start `Entry` on the stack [bottom, bottom + size) at its first switch.
+template <entry_fn Entry>
+void make_context(context_slot& slot, void* bottom, std::size_t size) noexcept {
+    make_raw_context(slot, bottom, size, &trampoline<Entry>);
+}
 
 // libsupc++'s per-thread exception globals (unwind-cxx.h). Only these two fields exist on
 // the platforms we build for; we swap them on every switch.

@@ -14,6 +14,7 @@
 #include <cstring>
 #include <system_error>
 
+#include <pthread.h>
 #include <sys/eventfd.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -63,6 +64,20 @@ void on_wake(io_watcher* w, std::uint32_t) noexcept {
     [[maybe_unused]] auto n = ::read(w->fd, &value, sizeof value);
 }
 
+std::string describe_thread(const char* name, long tid) {
+    std::string s = "thread";
+    if (name[0] != '\0') {
+        s += " '" + std::string(name) + "'";
+    }
+    return s + " (tid " + std::to_string(tid) + ")";
+}
+
+std::string calling_thread() {
+    char name[16] = {};
+    ::pthread_getname_np(::pthread_self(), name, sizeof name);
+    return describe_thread(name, static_cast<long>(::syscall(SYS_gettid)));
+}
+
 bool on_main_thread() noexcept {
     return static_cast<pid_t>(::syscall(SYS_gettid)) == ::getpid();
 }
@@ -88,9 +103,9 @@ void set_current_loop(loop_core* l) noexcept {
 loop_core& require_loop(const char* what) {
     loop_core* l = tls_loop;
     if (l == nullptr) {
-        throw usage_error(std::string(what) +
-                          ": no running event loop on this thread; call it from code started by "
-                          "aio::run(main)");
+        throw usage_error(std::string(what) + ": no running event loop on " + calling_thread() +
+                          "; call it from code started by aio::run(main), or, from another "
+                          "thread, hand the work to a loop with loop.call_soon_threadsafe(fn)");
     }
     return *l;
 }
@@ -104,7 +119,9 @@ bool take_sigint() noexcept {
 loop_core::loop_core(const run_options& options)
     : options_(options)
     , virtual_time_(options.virtual_time)
-    , thread_(std::this_thread::get_id()) {
+    , thread_(std::this_thread::get_id())
+    , tid_(static_cast<long>(::syscall(SYS_gettid))) {
+    ::pthread_getname_np(::pthread_self(), thread_name_, sizeof thread_name_);
     start_ = clock::now();
     virtual_now_ = start_;
     default_stack_size_ = options.stack_size != 0 ? options.stack_size : default_stack_size();
@@ -546,9 +563,12 @@ timer_handle::~timer_handle() {
     }
 }
 
-void timer_handle::cancel() noexcept {
+void timer_handle::cancel() {
     if (n_ == nullptr || n_->cancelled) {
         return;
+    }
+    if (n_->queued) {
+        n_->loop->check_thread("aio::timer_handle::cancel");
     }
     n_->cancelled = true;
     if (n_->queued && n_->timer.queued()) {
@@ -581,23 +601,19 @@ void set_debug_factory(debug_factory factory) noexcept {
     the_debug_factory.store(factory);
 }
 
-void enable_thread_checks(loop& l) noexcept {
-    l.core().thread_checks_ = true;
-}
-
-bool loop_core::tls_loop_is_not(const loop_core* l) noexcept {
-    return tls_loop != l;
-}
-
 void loop_core::wrong_thread(const char* call) {
     // The instruments are read from a foreign thread: they only change on the loop thread
     // before user code can start threads, and are not removed while the loop runs.
     for (instrument* i : instruments_) {
         i->wrong_thread(call);
     }
-    throw usage_error(std::string(call) +
-                      " was called from a thread that does not run the event loop; hand work "
-                      "to the loop with loop.call_soon_threadsafe(fn)");
+    const loop_core* here = tls_loop;
+    throw usage_error(std::string(call) + " was called from " + calling_thread() +
+                      (here != nullptr ? ", which runs another event loop," : "") +
+                      " but the object belongs to the event loop of " +
+                      describe_thread(thread_name_, tid_) +
+                      "; every aio call but call_soon_threadsafe must be made on the loop's own "
+                      "thread: hand the work to that loop with loop.call_soon_threadsafe(fn)");
 }
 
 void check_thread(const task_base* t, const char* call) {

@@ -48,6 +48,9 @@ struct timer_handle::node : detail::ready_node {
 
 namespace aio::detail {
 
+class loop_core;
+extern __attribute__((tls_model("initial-exec"))) thread_local loop_core* tls_loop;
+
 /// The resource registry; shared with registrations so that one outliving the loop is safe.
 struct resource_registry {
     std::mutex mutex;
@@ -215,17 +218,17 @@ public:
     // Debug mode's stack-high-water: a marker word at 75 % of each stack's depth, written when a
     // task starts and checked when it ends.
     bool watermarks_ = false;
-    // Debug mode's wrong-thread: loop calls check the calling thread.
-    bool thread_checks_ = false;
-    /// Throws usage_error (after the instruments' wrong_thread) if thread checks are on and
-    /// the calling thread does not run this loop.
+    // The loop thread, for the wrong-thread message: its kernel id and its name at start.
+    long tid_ = 0;
+    char thread_name_[16] = {};
+    /// Throws usage_error (after the instruments' wrong_thread) if the calling thread does not
+    /// run this loop. Always on: one thread-local load per checked call.
     void check_thread(const char* call) {
-        if (AIO_UNLIKELY(thread_checks_) && tls_loop_is_not(this)) {
+        if (AIO_UNLIKELY(tls_loop != this)) {
             wrong_thread(call);
         }
     }
     [[noreturn]] void wrong_thread(const char* call);
-    static bool tls_loop_is_not(const loop_core* l) noexcept;
     static constexpr std::uint64_t watermark_value = 0x57A7C4DEE9A7E2ULL;
     static std::uint64_t* watermark_of(fiber_stack* s) noexcept {
         auto at = reinterpret_cast<std::uintptr_t>(s->bottom) + s->size / 4;
@@ -253,8 +256,6 @@ private:
     loop_core& loop_;
     timer_node node_{};
 };
-
-extern __attribute__((tls_model("initial-exec"))) thread_local loop_core* tls_loop;
 
 /// The loop running on this thread, or nullptr.
 inline loop_core* current_loop() noexcept {

@@ -1,9 +1,14 @@
 // event, lock, semaphore, bounded_semaphore, condition, barrier.
 //
-// One rule makes them fair and loss-free: whoever releases something hands it to the first
-// waiter directly (pop + notify), instead of making it free for anyone. A notified waiter
-// always returns normally from park() (a cancellation that comes after is raised at its next
-// yield point), so what was handed over is never dropped on the floor.
+// Three rules make them fair and loss-free (task.cpp has the mechanics):
+//  - whoever releases something hands it to the first waiter directly (pop + notify), instead
+//    of making it free for anyone, so a newcomer cannot barge in;
+//  - cancel() takes a task out of every wait list at once, so nothing is handed to a waiter
+//    that is about to raise cancelled_error;
+//  - a waiter handed something just before its cancellation arrived gives it back to the next
+//    waiter (or to the primitive) before cancelled_error leaves the call, as asyncio does.
+// A primitive destroyed while tasks wait on it wakes each of them with usage_error
+// (~wait_list); the code after a park checks `w.gone` before touching the primitive again.
 #include "loop_core.hpp"
 
 #include <aio/barrier.hpp>
@@ -24,9 +29,7 @@ void event::set() {
     if (flag_) {
         return;
     }
-    if (waiter* w = waiters_.front()) {
-        detail::check_thread(w->task, "aio::event::set");
-    }
+    detail::check_list_thread(waiters_, "aio::event::set");
     flag_ = true;
     while (waiter* w = waiters_.pop_front()) {
         detail::notify(*w);
@@ -38,9 +41,16 @@ void event::wait() {
         return;
     }
     detail::task_base& me = detail::require_task("aio::event::wait()");
+    detail::check_list_thread(waiters_, "aio::event::wait");
     waiter w{&me};
     waiter_guard guard(waiters_, w);
-    detail::park(me);
+    const bool notified = detail::park_or_cancelled(me);
+    if (AIO_UNLIKELY(w.gone != nullptr)) {
+        detail::raise_abandoned(me, w);
+    }
+    if (!notified) {
+        detail::deliver_cancel(me);  // the flag stays set: nothing to give back
+    }
 }
 
 // lock ----------------------------------------------------------------------------------
@@ -55,19 +65,35 @@ void lock::acquire() {
         throw usage_error("aio::lock::acquire: task '" + task_ref(&me).name() +
                           "' already holds this lock; aio::lock is not reentrant");
     }
+    detail::check_list_thread(waiters_, "aio::lock::acquire");
     waiter w{&me};
-    waiter_guard guard(waiters_, w);
-    detail::park(me);
+    bool notified = false;
+    {
+        waiter_guard guard(waiters_, w);
+        notified = detail::park_or_cancelled(me);
+        if (AIO_UNLIKELY(w.gone != nullptr)) {
+            detail::raise_abandoned(me, w);
+        }
+    }
+    if (!notified) {
+        if (owner_ == &me) {
+            hand_on();  // handed to us just before the cancellation: the next waiter gets it
+        }
+        detail::deliver_cancel(me);
+    }
     // Notified: release() handed us the lock (owner_ already points at us).
+    AIO_ASSERT(owner_ == &me);
 }
 
 void lock::release() {
     if (owner_ == nullptr) {
         throw usage_error("aio::lock::release: the lock is not locked");
     }
-    if (waiter* front = waiters_.front()) {
-        detail::check_thread(front->task, "aio::lock::release");
-    }
+    detail::check_list_thread(waiters_, "aio::lock::release");
+    hand_on();
+}
+
+void lock::hand_on() noexcept {
     if (waiter* w = waiters_.pop_front()) {
         owner_ = w->task;
         detail::notify(*w);
@@ -89,29 +115,52 @@ bool lock::try_acquire() noexcept {
 
 void semaphore::acquire() {
     detail::task_base& me = detail::require_task("aio::semaphore::acquire()");
-    if (value_ > 0 && waiters_.empty()) {
+    // FIFO, as asyncio: a free permit is taken at once only when nobody waits and nobody was
+    // woken and has not run yet; otherwise the newcomer queues behind them.
+    if (value_ > 0 && waiters_.idle()) {
         --value_;
         return;
     }
+    detail::check_list_thread(waiters_, "aio::semaphore::acquire");
     waiter w{&me};
-    waiter_guard guard(waiters_, w);
-    detail::park(me);
-    // Notified: release() handed us its permit.
+    bool notified = false;
+    {
+        waiter_guard guard(waiters_, w);
+        notified = detail::park_or_cancelled(me);
+        if (AIO_UNLIKELY(w.gone != nullptr)) {
+            detail::raise_abandoned(me, w);
+        }
+    }
+    if (!notified && w.status != 0) {
+        ++value_;  // handed a permit just before the cancellation: give it back
+    }
+    // Permits freed while we were on our way (released with nobody waiting yet, or given back)
+    // go to those who queued behind us.
+    wake_waiters();
+    if (!notified) {
+        detail::deliver_cancel(me);
+    }
 }
 
 void semaphore::release() {
-    if (waiter* front = waiters_.front()) {
-        detail::check_thread(front->task, "aio::semaphore::release");
-    }
-    if (waiter* w = waiters_.pop_front()) {
+    detail::check_list_thread(waiters_, "aio::semaphore::release");
+    ++value_;
+    wake_waiters();
+}
+
+void semaphore::wake_waiters() noexcept {
+    while (value_ > 0) {
+        waiter* w = waiters_.pop_front();
+        if (w == nullptr) {
+            break;
+        }
+        --value_;
         detail::notify(*w);
-    } else {
-        ++value_;
     }
 }
 
 bool semaphore::try_acquire() noexcept {
-    if (value_ > 0 && waiters_.empty()) {
+    if (value_ > 0 && waiters_.idle()) {
         --value_;
         return true;
     }
@@ -138,21 +187,21 @@ void condition::wait() {
     if (!lock_->locked()) {
         throw usage_error("aio::condition::wait: acquire the condition's lock first");
     }
+    detail::check_list_thread(waiters_, "aio::condition::wait");
     lock_->release();
-    std::exception_ptr cancelled;
     bool notified = false;
     {
         waiter w{&me};
         waiter_guard guard(waiters_, w);
-        try {
-            detail::park(me);
-            notified = true;
-        } catch (const cancelled_error&) {
-            cancelled = std::current_exception();
+        notified = detail::park_or_cancelled(me);
+        if (AIO_UNLIKELY(w.gone != nullptr)) {
+            detail::raise_abandoned(me, w);  // the condition (and maybe its lock) is gone
         }
     }
     // Re-acquire before leaving, whatever happens, as asyncio does: the caller's code around
-    // wait() assumes the lock is held.
+    // wait() assumes the lock is held. A cancellation raised by the re-acquisition is kept and
+    // raised last (the most recent one, as asyncio re-raises).
+    std::exception_ptr cancelled;
     for (;;) {
         try {
             lock_->acquire();
@@ -161,25 +210,26 @@ void condition::wait() {
             cancelled = std::current_exception();
         }
     }
-    if (cancelled) {
-        if (notified) {
-            // We were woken and then cancelled while taking the lock back: the notification
-            // goes to the next waiter rather than being lost (as asyncio 3.13 does).
-            if (waiter* next = waiters_.pop_front()) {
-                detail::notify(*next);
-            }
-        }
-        std::rethrow_exception(cancelled);
+    if (notified && !cancelled && !me.must_cancel_) {
+        return;
     }
+    // Leaving with cancelled_error: this task may have been notified just before, so another
+    // waiter gets a notification instead (a spurious wake-up at worst, which the condition
+    // variable protocol allows; asyncio 3.13 does the same).
+    if (waiter* next = waiters_.pop_front()) {
+        detail::notify(*next);
+    }
+    if (me.must_cancel_) {
+        detail::deliver_cancel(me);
+    }
+    std::rethrow_exception(cancelled);
 }
 
 void condition::notify(std::size_t n) {
     if (!lock_->locked()) {
         throw usage_error("aio::condition::notify: acquire the condition's lock first");
     }
-    if (waiter* front = waiters_.front()) {
-        detail::check_thread(front->task, "aio::condition::notify");
-    }
+    detail::check_list_thread(waiters_, "aio::condition::notify");
     for (std::size_t i = 0; i < n; ++i) {
         waiter* w = waiters_.pop_front();
         if (w == nullptr) {
@@ -194,6 +244,14 @@ void condition::notify_all() {
 }
 
 // barrier -------------------------------------------------------------------------------
+//
+// asyncio's state machine. *Filling*: tasks arrive and wait. The last arrival switches to
+// *draining* and wakes them all; each leaves in turn, and the last to leave switches back to
+// filling. Tasks arriving while the barrier drains (or resets) wait for that to end, so one
+// round never mixes with the next. reset() with tasks inside switches to *resetting*: each
+// leaves with broken_barrier_error, the last one back to filling. abort(): *broken* for good.
+// Every wait re-checks the state when it resumes (a broadcast, not a hand-off), so a task
+// released by the last arrival but not yet run still sees a reset that came meanwhile.
 
 barrier::barrier(std::size_t parties)
     : parties_(parties) {
@@ -202,55 +260,96 @@ barrier::barrier(std::size_t parties)
     }
 }
 
+namespace {
+
+// Parks on the barrier's list until woken; raises the owed cancellation, or usage_error if
+// the barrier was destroyed meanwhile (then `gone` is set and the caller must not touch it).
+void park_on(detail::wait_list& list, detail::task_base& me, bool& gone) {
+    waiter w{&me};
+    waiter_guard guard(list, w);
+    const bool notified = detail::park_or_cancelled(me);
+    if (AIO_UNLIKELY(w.gone != nullptr)) {
+        gone = true;
+        detail::raise_abandoned(me, w);
+    }
+    if (!notified) {
+        detail::deliver_cancel(me);
+    }
+}
+
+}  // namespace
+
 std::size_t barrier::wait() {
     detail::task_base& me = detail::require_task("aio::barrier::wait()");
-    if (broken_) {
+    detail::check_list_thread(waiters_, "aio::barrier::wait");
+    bool gone = false;
+    // Wait while the previous round drains or resets.
+    while (state_ == barrier_state::draining || state_ == barrier_state::resetting) {
+        park_on(waiters_, me, gone);
+    }
+    if (state_ == barrier_state::broken) {
         throw broken_barrier_error("aio::barrier is broken (aborted)");
     }
-    if (count_ + 1 == parties_) {
-        // The last arrival trips the barrier: the waiters, in arrival order, get 0..n-2.
-        std::size_t i = 0;
-        while (waiter* w = waiters_.pop_front()) {
-            *static_cast<std::size_t*>(w->data) = i++;
-            detail::notify(*w, 1);
-        }
-        count_ = 0;
-        return i;
-    }
-    ++count_;
-    std::size_t index = 0;
-    waiter w{&me};
-    w.data = &index;
-    waiter_guard guard(waiters_, w);
-    try {
-        detail::park(me);
-    } catch (const cancelled_error&) {
+    const std::size_t index = count_++;
+    bool left = false;
+    // Leaving, however it happens: the last one out of a draining or resetting barrier makes
+    // it fill again and lets the tasks blocked at the door in.
+    auto leave = [&]() noexcept {
+        left = true;
         --count_;
+        if (count_ == 0 &&
+            (state_ == barrier_state::draining || state_ == barrier_state::resetting)) {
+            state_ = barrier_state::filling;
+        }
+        if (count_ == 0) {
+            wake_all();
+        }
+    };
+    try {
+        if (index + 1 == parties_) {
+            state_ = barrier_state::draining;  // the last arrival releases the round
+            wake_all();
+        } else {
+            while (state_ == barrier_state::filling) {
+                park_on(waiters_, me, gone);
+            }
+            if (state_ == barrier_state::broken || state_ == barrier_state::resetting) {
+                leave();
+                throw broken_barrier_error(state_ == barrier_state::broken
+                                               ? "aio::barrier was aborted while waiting"
+                                               : "aio::barrier was reset while waiting");
+            }
+        }
+    } catch (...) {
+        if (!left && !gone) {  // gone: destroyed under us, nothing of it may be touched
+            leave();
+        }
         throw;
     }
-    if (w.status != 1) {
-        throw broken_barrier_error(w.status == 2 ? "aio::barrier was reset while waiting"
-                                                 : "aio::barrier was aborted while waiting");
-    }
+    leave();
     return index;
 }
 
-void barrier::release_all(int status) noexcept {
+void barrier::wake_all() noexcept {
     while (waiter* w = waiters_.pop_front()) {
-        detail::notify(*w, status);
+        detail::notify(*w);
     }
 }
 
-void barrier::reset() noexcept {
-    count_ = 0;
-    broken_ = false;
-    release_all(2);
+void barrier::reset() {
+    detail::check_list_thread(waiters_, "aio::barrier::reset");
+    if (count_ > 0) {
+        state_ = barrier_state::resetting;
+    } else {
+        state_ = barrier_state::filling;
+    }
+    wake_all();
 }
 
-void barrier::abort() noexcept {
-    broken_ = true;
-    count_ = 0;
-    release_all(3);
+void barrier::abort() {
+    detail::check_list_thread(waiters_, "aio::barrier::abort");
+    state_ = barrier_state::broken;
+    wake_all();
 }
 
 }  // namespace aio

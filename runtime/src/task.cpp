@@ -10,8 +10,13 @@
 //                the task if it is parked at a cancellable yield point;
 //   the task     raises the owed cancelled_error at its current or next yield point;
 //   uncancel()   withdraws a request; at zero, a cancellation not yet delivered is dropped.
-// A yield point whose wait already completed (it was notified) returns normally; the owed
-// cancellation is then raised at the next yield point, so nothing handed over is lost.
+// A cancellation that arrives before the parked task resumes wins, as in asyncio, even over a
+// notification that came first: the yield point raises cancelled_error. Two rules keep that
+// from losing anything a primitive hands over:
+//   1. cancel() takes the task's waiters out of their wait lists at once, so no hand-off
+//      (a lock, a permit, a queue item, a notification) can reach a task that is leaving;
+//   2. a waiter that was handed something just before its cancellation arrived gives it back
+//      (to the next waiter, or to the primitive) before cancelled_error leaves the primitive.
 #include "loop_core.hpp"
 
 #include <aio/errors.hpp>
@@ -116,7 +121,7 @@ void loop_core::run_step_slow(task_base* t) noexcept {
             finish(t);
             return;
         }
-        make_context(t->slot_, t->stack_->bottom, t->stack_->size, &fiber_entry);
+        make_context<&fiber_entry>(t->slot_, t->stack_->bottom, t->stack_->size);
         if (watermarks_) {
             *watermark_of(t->stack_) = watermark_value;
         }
@@ -232,15 +237,31 @@ task_base& require_task(const char* what) {
     return *t;
 }
 
-namespace {
-
-[[noreturn]] void deliver_cancel(task_base& t) {
+void deliver_cancel(task_base& t) {
     t.must_cancel_ = false;
     ++t.cancels_delivered_;
     throw cancelled_error(t.cancel_message_);
 }
 
-}  // namespace
+void raise_abandoned(task_base& t, const waiter& w) {
+    if (t.must_cancel_) {
+        deliver_cancel(t);
+    }
+    throw usage_error(std::string(w.gone) + " was destroyed while task '" + task_ref(&t).name() +
+                      "' waited on it; keep it alive until no task waits on it (declare it "
+                      "before the tasks that use it, or wait for them before it goes)");
+}
+
+void abandon_waiters(wait_list& list) noexcept {
+    while (waiter* w = list.any()) {
+        const bool was_waiting = !w->handed;
+        list.remove(*w);
+        w->gone = list.what();
+        if (was_waiting) {
+            notify(*w, waiter::abandoned);
+        }
+    }
+}
 
 void checkpoint(task_base& t) {
     if (AIO_UNLIKELY(t.must_cancel_)) {
@@ -276,7 +297,10 @@ bool park_or_cancelled(task_base& t) noexcept {
     t.loop_->switch_to_loop(t);
     serve_captures(t);
     t.cancellable_park_ = false;
-    return t.notified_;  // only a cancellation wakes an un-notified park
+    // A cancellation owed now wins over a notification (see the top of this file). A park
+    // neither notified nor cancelled was woken by a cancellation that uncancel() withdrew
+    // before the task ran; it raises cancelled_error too, as asyncio's cancelled future does.
+    return t.notified_ && !t.must_cancel_;
 }
 
 void park(task_base& t) {
@@ -348,14 +372,7 @@ bool cancel(task_base& t, std::string_view message) noexcept {
         return false;
     }
     loop_core* l = t.loop_;
-    if (AIO_UNLIKELY(l->thread_checks_) && loop_core::tls_loop_is_not(l)) {
-        // cancel() cannot throw: report, and refuse to touch another thread's loop.
-        try {
-            l->wrong_thread("aio::task::cancel");
-        } catch (const usage_error&) {
-        }
-        return false;
-    }
+    AIO_ASSERT(tls_loop == l);  // the public entry points check the thread first
     if (AIO_UNLIKELY(l->instrumented_)) {
         task_ref ref(&t);
         l->each_instrument([&](instrument& i) { i.cancel_requested(ref, message); });
@@ -367,31 +384,41 @@ bool cancel(task_base& t, std::string_view message) noexcept {
     } catch (...) {
         t.cancel_message_.clear();  // out of memory: cancel without the message
     }
-    if (t.state_ == task_state::suspended && t.cancellable_park_ && !t.notified_) {
-        l->schedule_task(&t);
+    if (t.state_ != task_state::running && t.cancellable_park_) {
+        // Rule 1: a task that is going to raise cancelled_error takes no hand-off. Its waiters
+        // leave their lists now; what a waker already handed it, it gives back when it runs.
+        for (waiter* w = t.waits_; w != nullptr; w = w->task_next) {
+            if (w->list != nullptr && !w->handed) {
+                w->list->remove(*w);
+            }
+        }
+        if (t.state_ == task_state::suspended && !t.notified_) {
+            l->schedule_task(&t);
+        }
     }
     return true;
 }
 
 void task_base::join() {
     task_base& me = require_task("task::get()");
+    check_thread(this, "aio::task::get");
     if (&me == this) {
         throw usage_error("task '" + task_ref(this).name() +
                           "' called get() on itself: a task cannot wait for its own end");
     }
     // Like `await task` in asyncio: cancelling the waiter is passed on to the awaited task,
-    // and the waiter goes on waiting for it to finish.
+    // and the waiter goes on waiting for it to finish. A cancellation that arrives once the
+    // awaited task is done (nothing left to pass it to) is raised here.
     while (state_ != task_state::done) {
-        waiter w{&me};
-        waiter_guard guard(done_waiters_, w);
         if (me.must_cancel_) {
             me.must_cancel_ = false;
-            if (!detail::cancel(*this, me.cancel_message_)) {
-                me.must_cancel_ = true;
-                break;
-            }
+            detail::cancel(*this, me.cancel_message_);
         }
-        park_or_cancelled(me);
+        waiter w{&me};
+        waiter_guard guard(done_waiters_, w);
+        if (!park_or_cancelled(me) && state_ == task_state::done && me.must_cancel_) {
+            deliver_cancel(me);
+        }
     }
 }
 
@@ -469,10 +496,11 @@ void loop_core::report_unretrieved(task_base* t) noexcept {
 
 namespace aio {
 
-bool task_ref::cancel(std::string_view message) const noexcept {
-    if (!t_) {
+bool task_ref::cancel(std::string_view message) const {
+    if (!t_ || t_->done()) {
         return false;
     }
+    detail::check_thread(t_.get(), "aio::task::cancel");
     return detail::cancel(*t_, message);
 }
 
@@ -531,6 +559,7 @@ void task_ref::add_done_callback(std::function<void(task_ref)> fn) const {
     if (!t_) {
         throw invalid_state_error("add_done_callback on an empty task_ref");
     }
+    detail::check_thread(t_.get(), "aio::task::add_done_callback");
     if (t_->done()) {
         detail::require_loop("task::add_done_callback()")
             .schedule_callback([fn = std::move(fn), ref = task_ref(*this)] { fn(ref); }, nullptr);
@@ -553,6 +582,7 @@ void task_ref::wait_done() const {
         throw invalid_state_error("wait_done on an empty task_ref");
     }
     detail::task_base& me = detail::require_task("task::wait_done()");
+    detail::check_thread(t_.get(), "aio::task::wait_done");
     while (!t_->done()) {
         detail::waiter w{&me};
         detail::waiter_guard guard(t_->done_waiters_, w);

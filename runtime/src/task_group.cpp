@@ -4,7 +4,9 @@
 //  - exit waits for every child; a cancellation of the parent while it waits aborts the group
 //    (and is raised afterwards unless it was the group's own);
 //  - the group's own cancellation of the parent is withdrawn with uncancel() at exit;
-//  - errors are raised together as exception_group; a cancelled child is not an error.
+//  - errors are raised together as exception_group; a cancelled child is not an error;
+//  - when errors win over a cancellation of the parent from outside, that cancellation is
+//    re-armed (uncancel + cancel, as asyncio 3.13) so the parent's next yield point raises it.
 #include "loop_core.hpp"
 
 #include <aio/task_group.hpp>
@@ -33,6 +35,7 @@ task_group::~task_group() {
 }
 
 void task_group::check_open() const {
+    detail::check_thread(parent_, "aio::task_group::create_task");
     if (aborting_) {
         throw usage_error("task_group is shutting down after a child failed; no new task can "
                           "be started in it");
@@ -123,6 +126,13 @@ void task_group::exit(std::exception_ptr body_error) {
         errors_.push_back(body_error);  // as asyncio: the body's failure joins the group
     }
     if (!errors_.empty()) {
+        if (parent_->cancel_requests_ > 0) {
+            // Cancelled from outside while the group handled its errors: the errors are raised
+            // now, and the cancellation stays owed instead of being lost.
+            std::string message = parent_->cancel_message_;
+            task_ref(parent_).uncancel();
+            detail::cancel(*parent_, message);
+        }
         std::vector<std::exception_ptr> errors;
         errors.swap(errors_);
         throw exception_group("unhandled errors in a task_group", std::move(errors));

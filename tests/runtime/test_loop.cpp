@@ -82,12 +82,24 @@ TEST_CASE("call_soon_threadsafe wakes the loop from another thread", "[loop][thr
 }
 
 TEST_CASE("call_soon_threadsafe after the loop closed is a usage error", "[loop][thread]") {
-    aio::loop* kept = nullptr;
+    // Once the close sequence has stopped taking callbacks (instruments' loop_closing runs
+    // after that), a post is refused with a clear error instead of being lost.
+    struct post_at_close : aio::instrument {
+        std::string error;
+        void loop_closing(aio::loop& l) noexcept override {
+            try {
+                l.call_soon_threadsafe([] {});
+                error = "accepted";
+            } catch (const aio::usage_error& e) {
+                error = e.what();
+            }
+        }
+    } probe;
     aio::run_options o;
     o.handle_signals = false;
-    aio::run([&] { kept = &aio::get_running_loop(); }, o);
-    (void)kept;  // the loop object is gone; a closed loop's facade must not be used
-    SUCCEED();
+    o.instruments.push_back(&probe);
+    aio::run([] {}, o);
+    CHECK_THAT(probe.error, Catch::Contains("call_soon_threadsafe: the loop is closed"));
 }
 
 TEST_CASE("loop statistics count tasks", "[loop]") {

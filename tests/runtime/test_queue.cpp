@@ -63,19 +63,87 @@ TEST_CASE("a cancelled get takes nothing and a cancelled put leaves nothing", "[
     });
 }
 
-TEST_CASE("an item handed to a getter survives a cancel that comes after", "[queue][cancel]") {
+TEST_CASE("an item handed to a getter cancelled before it resumes goes back to the queue",
+          "[queue][cancel][handoff]") {
     run_test([] {
         aio::queue<std::string> q;
-        std::vector<std::string> got;
-        auto getter = aio::create_task([&] {
-            got.push_back(q.get());
-            aio::sleep(1h);  // the next yield point raises the cancellation
-        });
+        auto getter = aio::create_task([&] { return q.get(); });
         aio::sleep(0s);
         q.put("precious");  // handed over, getter not yet resumed
+        q.put("second");
         getter.cancel();
         CHECK_THROWS_AS(getter.get(), aio::cancelled_error);
-        CHECK(got == std::vector<std::string>{"precious"});
+        REQUIRE(q.qsize() == 2);
+        CHECK(q.get_nowait() == "precious");  // back in front, order kept
+        CHECK(q.get_nowait() == "second");
+    });
+}
+
+TEST_CASE("a getter cancelled before items are put takes none of them",
+          "[queue][cancel][handoff]") {
+    run_test([] {
+        aio::queue<int> q;
+        auto reader = aio::create_task([&] { return q.get(); });
+        aio::sleep(0s);
+        q.put_nowait(1);
+        q.put_nowait(2);
+        reader.cancel();
+        CHECK_THROWS_AS(reader.get(), aio::cancelled_error);
+        auto again = aio::create_task([&] { return q.get(); });
+        CHECK(again.get() == 1);  // 1 was not dropped
+        CHECK(q.get_nowait() == 2);
+    });
+}
+
+TEST_CASE("an item given back by a cancelled getter goes to the next waiting getter",
+          "[queue][cancel][handoff]") {
+    run_test([] {
+        aio::queue<int> q;
+        auto r1 = aio::create_task([&] { return q.get(); });
+        auto r2 = aio::create_task([&] { return q.get(); });
+        auto r3 = aio::create_task([&] { return q.get(); });
+        aio::sleep(0s);
+        q.put_nowait(1);  // to r1
+        q.put_nowait(2);  // to r2
+        r1.cancel();      // r1 gives 1 back: r3 gets it
+        CHECK_THROWS_AS(r1.get(), aio::cancelled_error);
+        CHECK(r3.get() == 1);
+        CHECK(r2.get() == 2);
+        CHECK(q.empty());
+    });
+}
+
+TEST_CASE("a putter cancelled after room was made puts nothing", "[queue][cancel][handoff]") {
+    run_test([] {
+        aio::queue<int> q(1);
+        q.put_nowait(1);
+        auto writer = aio::create_task([&] { q.put(2); });
+        aio::sleep(0s);
+        CHECK(q.get_nowait() == 1);  // room for the writer ...
+        writer.cancel();             // ... cancelled before it runs
+        CHECK_THROWS_AS(writer.get(), aio::cancelled_error);
+        CHECK(q.empty());
+        auto retry = aio::create_task([&] { q.put(2); });
+        aio::timeout(1s, [&] { retry.get(); });
+        CHECK(q.get_nowait() == 2);
+        CHECK(q.qsize() == 0);
+    });
+}
+
+TEST_CASE("room given back by a cancelled putter goes to the next putter",
+          "[queue][cancel][handoff]") {
+    run_test([] {
+        aio::queue<int> q(1);
+        q.put_nowait(0);
+        auto p1 = aio::create_task([&] { q.put(1); });
+        auto p2 = aio::create_task([&] { q.put(2); });
+        aio::sleep(0s);
+        CHECK(q.get_nowait() == 0);
+        p1.cancel();
+        CHECK_THROWS_AS(p1.get(), aio::cancelled_error);
+        aio::timeout(1s, [&] { p2.get(); });
+        CHECK(q.get_nowait() == 2);
+        CHECK(q.empty());
     });
 }
 

@@ -338,3 +338,307 @@ TEST_CASE("barrier indices stay distinct after a waiter is cancelled", "[barrier
         CHECK(got == std::vector<std::size_t>{0, 1});
     });
 }
+
+// ---- cancellation against hand-off (CPython test_locks' races) ----
+//
+// Rule: a waiter cancelled before it resumes never keeps what a primitive hands it; the lock,
+// the permit or the notification goes to the next waiter (or stays in the primitive).
+
+TEST_CASE("a lock released in the same step as its waiter's cancel goes to the next waiter",
+          "[lock][cancel][handoff]") {
+    run_test([] {
+        aio::lock l;
+        l.acquire();
+        auto b = aio::create_task([&] { l.acquire(); });
+        aio::sleep(0s);
+        auto c = aio::create_task([&] {
+            l.acquire();
+            l.release();
+            return 3;
+        });
+        aio::sleep(0s);
+        b.cancel();
+        l.release();  // must skip b, which is leaving
+        aio::sleep(0s);
+        CHECK(b.done());
+        CHECK(b.cancelled());
+        CHECK(c.get() == 3);
+        CHECK_FALSE(l.locked());
+    });
+}
+
+TEST_CASE("a lock handed to a waiter cancelled before it resumes goes to the next waiter",
+          "[lock][cancel][handoff]") {
+    run_test([] {
+        aio::lock l;
+        l.acquire();
+        int taken = 0;
+        auto b = aio::create_task([&] {
+            l.acquire();
+            ++taken;  // acquired without holding it: a plain acquire, no guard
+        });
+        auto c = aio::create_task([&] {
+            auto held = l.guard();
+            ++taken;
+        });
+        aio::sleep(0s);
+        l.release();  // handed to b ...
+        b.cancel();   // ... which is cancelled before it runs: it must give the lock back
+        CHECK_THROWS_AS(b.get(), aio::cancelled_error);
+        c.get();
+        CHECK(taken == 1);
+        CHECK_FALSE(l.locked());  // b never held it, c released it: nobody dead holds it
+    });
+}
+
+TEST_CASE("a semaphore permit skips waiters cancelled before the release",
+          "[semaphore][cancel][handoff]") {
+    run_test([] {
+        aio::semaphore sem(0);
+        std::vector<aio::task<void>> ts;
+        for (int i = 0; i < 4; ++i) {
+            ts.push_back(aio::create_task([&] { sem.acquire(); }));
+        }
+        aio::sleep(0s);
+        ts[0].cancel();
+        ts[1].cancel();
+        sem.release();
+        aio::sleep(0s);
+        aio::sleep(0s);
+        CHECK(ts[2].done());
+        CHECK_FALSE(ts[3].done());
+        ts[3].cancel();
+        for (auto& t : ts) {
+            t.wait_done();
+        }
+        CHECK(sem.value() == 0);
+    });
+}
+
+TEST_CASE("a permit handed to a waiter cancelled before it resumes goes to the next waiter",
+          "[semaphore][cancel][handoff]") {
+    run_test([] {
+        aio::semaphore sem(1);
+        aio::task<void> t2;
+        auto t1 = aio::create_task([&] {
+            sem.acquire();
+            aio::sleep(0s);
+            sem.release();  // hands the permit to t2 ...
+            t2.cancel();    // ... cancelled before it runs
+        });
+        t2 = aio::create_task([&] {
+            sem.acquire();
+            throw std::logic_error("t2 must not get the permit");
+        });
+        t1.get();
+        CHECK_THROWS_AS(t2.get(), aio::cancelled_error);
+        CHECK(sem.value() == 1);
+        aio::timeout(1s, [&] { sem.acquire(); });
+        sem.release();
+    });
+}
+
+TEST_CASE("semaphore waiters woken by a release keep FIFO order over a re-acquire",
+          "[semaphore][handoff]") {
+    run_test([] {
+        aio::semaphore sem(1);
+        std::vector<int> order;
+        auto t1 = aio::create_task([&] {
+            sem.acquire();
+            order.push_back(1);
+        });
+        auto t2 = aio::create_task([&] {
+            sem.acquire();
+            order.push_back(2);
+            sem.release();
+            sem.acquire();  // t3 was woken first: it goes before this re-acquire
+            order.push_back(4);
+        });
+        auto t3 = aio::create_task([&] {
+            sem.acquire();
+            order.push_back(3);
+        });
+        aio::sleep(0s);
+        sem.release();
+        sem.release();
+        aio::gather(t1, t2, t3);
+        CHECK(order == std::vector<int>{1, 2, 3, 4});
+    });
+}
+
+TEST_CASE("a condition waiter cancelled before a notify raises cancelled_error and the "
+          "notification goes to the next waiter",
+          "[condition][cancel][handoff]") {
+    run_test([] {
+        aio::condition cond;
+        bool wake = false;
+        int consumed = 0;
+        auto first = aio::create_task([&] {
+            auto held = cond.guard();
+            cond.wait_for([&] { return wake; });
+            throw std::logic_error("the cancelled waiter returned normally");
+        });
+        auto second = aio::create_task([&] {
+            auto held = cond.guard();
+            cond.wait_for([&] { return wake; });
+            ++consumed;
+        });
+        aio::sleep(0s);
+        {
+            auto held = cond.guard();
+            first.cancel();
+            wake = true;
+            cond.notify(1);  // first is leaving: second gets the notification
+        }
+        CHECK_THROWS_AS(first.get(), aio::cancelled_error);
+        second.get();
+        CHECK(consumed == 1);
+        CHECK_FALSE(cond.locked());
+    });
+}
+
+TEST_CASE("a notified condition waiter cancelled before it runs re-locks, raises, and passes "
+          "the notification on",
+          "[condition][cancel][handoff]") {
+    run_test([] {
+        aio::condition cond;
+        int state = 0;
+        std::vector<aio::task<void>> consumers;
+        for (int i = 0; i < 2; ++i) {
+            consumers.push_back(aio::create_task([&] {
+                auto held = cond.guard();
+                for (;;) {
+                    cond.wait_for([&] { return state != 0; });
+                    if (state < 0) {
+                        return;
+                    }
+                    --state;
+                }
+            }));
+        }
+        aio::sleep(0s);
+        {
+            auto held = cond.guard();
+            ++state;
+            cond.notify(1);
+            consumers[0].cancel();  // cancelled while its notification is on its way
+            try {
+                aio::timeout(10ms, [&] { cond.wait_for([&] { return state == 0; }); });
+            } catch (const aio::timeout_error&) {
+            }
+            CHECK(state == 0);  // the other consumer took the item: no lost wake-up
+            state = -1;
+            cond.notify_all();
+        }
+        CHECK_THROWS_AS(consumers[0].get(), aio::cancelled_error);
+        consumers[1].get();
+    });
+}
+
+// ---- barrier: filling, draining, resetting, broken (asyncio.Barrier) ----
+
+TEST_CASE("tasks that arrive while a barrier drains wait for the next round", "[barrier]") {
+    run_test([] {
+        constexpr int n = 5;
+        aio::barrier b(n);
+        aio::barrier rest(n - 2);
+        int rewait = 2;
+        std::vector<aio::task<void>> ts;
+        for (int i = 0; i < n; ++i) {
+            ts.push_back(aio::create_task([&] {
+                b.wait();
+                if (rewait > 0) {
+                    --rewait;
+                    b.wait();  // arrives while the others still drain out of round 1
+                } else {
+                    rest.wait();
+                    b.wait();
+                }
+            }));
+        }
+        aio::timeout(1s, [&] { aio::gather(ts); });
+        CHECK(b.n_waiting() == 0);
+        CHECK_FALSE(b.broken());
+    });
+}
+
+TEST_CASE("the last task out of a draining barrier sees it filling again", "[barrier]") {
+    run_test([] {
+        constexpr int n = 5;
+        aio::barrier b(n);
+        std::vector<bool> draining_seen;
+        std::vector<aio::task<void>> ts;
+        for (int i = 0; i < n; ++i) {
+            ts.push_back(aio::create_task([&] {
+                b.wait();
+                draining_seen.push_back(b.state() == aio::barrier_state::draining);
+            }));
+        }
+        aio::gather(ts);
+        REQUIRE(draining_seen.size() == n);
+        CHECK(draining_seen == std::vector<bool>{true, true, true, true, false});
+    });
+}
+
+TEST_CASE("a barrier reset while tasks drain breaks those not yet out", "[barrier]") {
+    run_test([] {
+        constexpr int n = 5;
+        aio::barrier b(n);
+        int out = 0;
+        int broken = 0;
+        std::vector<aio::task<void>> ts;
+        for (int i = 0; i < n; ++i) {
+            ts.push_back(aio::create_task([&] {
+                try {
+                    b.wait();
+                } catch (const aio::broken_barrier_error&) {
+                    ++broken;
+                    return;
+                }
+                if (++out == n - 2) {
+                    b.reset();  // two released tasks have not run yet
+                }
+            }));
+        }
+        aio::gather(ts);
+        CHECK(out == n - 2);
+        CHECK(broken == 2);
+        CHECK(b.n_waiting() == 0);
+        CHECK_FALSE(b.broken());
+    });
+}
+
+TEST_CASE("a barrier reset by the last task out lets the next round through", "[barrier]") {
+    run_test([] {
+        constexpr int n = 5;
+        aio::barrier b(n);
+        int count = 0;
+        int second_round = 0;
+        int errors = 0;
+        int third_round = 0;
+        std::vector<aio::task<void>> ts;
+        for (int i = 0; i < n; ++i) {
+            ts.push_back(aio::create_task([&] {
+                b.wait();
+                if (++count == n) {
+                    b.reset();  // nobody is inside: the barrier just fills again
+                    b.wait();
+                } else {
+                    try {
+                        b.wait();
+                        ++second_round;
+                    } catch (const aio::broken_barrier_error&) {
+                        ++errors;
+                    }
+                }
+                b.wait();
+                ++third_round;
+            }));
+        }
+        aio::timeout(1s, [&] { aio::gather(ts); });
+        CHECK(second_round == n - 1);
+        CHECK(errors == 0);
+        CHECK(third_round == n);
+        CHECK(b.n_waiting() == 0);
+    });
+}

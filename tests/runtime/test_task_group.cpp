@@ -168,3 +168,37 @@ TEST_CASE("children of a group cancelled from outside are not errors", "[task_gr
         });
     });
 }
+
+TEST_CASE("an outer cancel that arrives while the group handles a child's error is re-armed",
+          "[task_group][cancel]") {
+    run_test([] {
+        aio::event started;
+        bool group_failed = false;
+        std::uint32_t cancelling_after_group = 0;
+        auto inner = aio::create_task([&] {
+            try {
+                aio::with_task_group([&](aio::task_group& tg) {
+                    tg.create_task([&] {
+                        started.set();
+                        aio::sleep(0s);
+                        throw std::runtime_error("child failed");
+                    });
+                    aio::sleep(1s);
+                    throw std::logic_error("the sleep in the group should have been cancelled");
+                });
+            } catch (const aio::exception_group&) {
+                group_failed = true;
+            }
+            cancelling_after_group = aio::current_task().cancelling();
+            aio::sleep(1s);  // the outer cancel is still owed: raised here
+            throw std::logic_error("the sleep after the group should have been cancelled");
+        });
+        started.wait();
+        CHECK(inner.cancelling() == 0);
+        inner.cancel();
+        CHECK_THROWS_AS(inner.get(), aio::cancelled_error);
+        CHECK(inner.cancelled());
+        CHECK(group_failed);
+        CHECK(cancelling_after_group == 1);
+    });
+}

@@ -27,6 +27,9 @@ public:
     [[nodiscard]] bool locked() const noexcept { return lock_->locked(); }
     void lock() { acquire(); }
     void unlock() { release(); }
+    /// acquire(), then a holder that releases the lock when it goes out of scope (asyncio's
+    /// `async with cond:`). Yield point and cancellation point, as lock::acquire().
+    aio::lock::holder guard() { return lock_->guard(); }
 
     /// Releases the lock, suspends until notified, and re-acquires the lock before returning
     /// (also when cancelled: the lock is held again when cancelled_error leaves). Yield point
@@ -51,7 +54,7 @@ public:
 private:
     std::unique_ptr<aio::lock> own_;
     aio::lock* lock_;
-    detail::wait_list waiters_;
+    detail::wait_list waiters_{"aio::condition"};
 };
 
 }  // namespace aio

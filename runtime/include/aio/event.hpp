@@ -24,7 +24,7 @@ public:
 
 private:
     bool flag_ = false;
-    detail::wait_list waiters_;
+    detail::wait_list waiters_{"aio::event"};
 };
 
 }  // namespace aio

@@ -54,8 +54,9 @@ public:
     }
 
 private:
-    void* owner_ = nullptr;  // the holding task
-    detail::wait_list waiters_;
+    void hand_on() noexcept;  // to the first waiter, or free
+    void* owner_ = nullptr;   // the holding task (set by release() when handed to a waiter)
+    detail::wait_list waiters_{"aio::lock"};
 };
 
 }  // namespace aio

@@ -80,8 +80,10 @@ public:
     timer_handle& operator=(timer_handle o) noexcept;
     ~timer_handle();
 
-    /// Prevents the callback from running if it has not run yet. Never suspends, never throws.
-    void cancel() noexcept;
+    /// Prevents the callback from running if it has not run yet. Never suspends. Throws
+    /// usage_error when called from a thread that does not run the loop while the callback is
+    /// still due (to cancel from another thread, call_soon_threadsafe a cancel).
+    void cancel();
     /// True once cancel() was called.
     [[nodiscard]] bool cancelled() const noexcept;
     /// When the callback is (or was) due, in loop time.
@@ -168,10 +170,6 @@ namespace detail {
 using debug_factory = std::unique_ptr<instrument> (*)(loop&, const run_options&);
 /// Registers the debug factory (the last registration wins).
 void set_debug_factory(debug_factory factory) noexcept;
-
-/// Debug mode: make loop calls from a thread that does not run the loop throw usage_error and
-/// tell the instruments (wrong_thread), instead of racing. Loop thread.
-void enable_thread_checks(loop& l) noexcept;
 
 /// Debug mode: mark each task's stack at 75 % of its depth so a task that went deeper is
 /// flagged when it ends (task_base::stack_deep_). Costs one stack page per task. Loop thread.

@@ -44,6 +44,7 @@ template <class T>
 struct fifo_store {
     std::deque<T> items;
     void push(T v) { items.push_back(std::move(v)); }
+    void push_oldest(T v) { items.push_front(std::move(v)); }
     T pop() {
         T v = std::move(items.front());
         items.pop_front();
@@ -57,6 +58,7 @@ template <class T>
 struct lifo_store {
     std::vector<T> items;
     void push(T v) { items.push_back(std::move(v)); }
+    void push_oldest(T v) { items.insert(items.begin(), std::move(v)); }
     T pop() {
         T v = std::move(items.back());
         items.pop_back();
@@ -76,6 +78,7 @@ struct heap_store {
         items.push_back(std::move(v));
         std::push_heap(items.begin(), items.end(), &later);
     }
+    void push_oldest(T v) { push(std::move(v)); }  // the order is the items' own
     T pop() {
         std::pop_heap(items.begin(), items.end(), &later);
         T v = std::move(items.back());
@@ -86,9 +89,16 @@ struct heap_store {
     void clear() { items.clear(); }
 };
 
-/// The queue logic shared by the three orders. Hand-offs: put() gives its item straight to a
-/// waiting getter, get() takes the item of a waiting putter, so a woken task never finds its
-/// item gone and FIFO order among waiters holds.
+/// The queue logic shared by the three orders.
+///
+/// Getters: put() hands its item straight to the first waiting getter, so a woken getter
+/// never finds its item gone and FIFO order among getters holds. A getter cancelled before it
+/// resumes gives its item back (to the next getter, or to the front of the queue): an item is
+/// never lost.
+/// Putters: get() that makes room *reserves* the free slot for the first waiting putter, which
+/// puts its own item when it resumes; a newcomer cannot take the slot meanwhile (full() counts
+/// reserved slots). A putter cancelled before it resumes gives the slot to the next putter
+/// and puts nothing, as in asyncio.
 template <class T, class Store>
 class basic_queue {
 public:
@@ -100,7 +110,7 @@ public:
 
     /// Puts `item`, suspending while the queue is full. Yield point and cancellation point
     /// (when it suspends; a cancelled put leaves nothing in the queue). Throws
-    /// queue_shut_down after shutdown().
+    /// queue_shut_down after shutdown(); usage_error if the queue is destroyed while waiting.
     void put(T item) {
         if (shut_down_) {
             throw queue_shut_down();
@@ -110,14 +120,32 @@ public:
             return;
         }
         task_base& me = require_task("aio::queue::put()");
+        check_list_thread(putters_, "aio::queue::put");
         waiter w{&me};
-        w.data = &item;
-        waiter_guard guard(putters_, w);
-        park(me);
+        bool notified = false;
+        {
+            waiter_guard guard(putters_, w);
+            notified = park_or_cancelled(me);
+            if (AIO_UNLIKELY(w.gone != nullptr)) {
+                raise_abandoned(me, w);
+            }
+        }
+        if (!notified) {
+            if (w.status == room_status) {
+                --reserved_;  // a slot was reserved for us: the next putter gets it
+                make_room();
+            }
+            deliver_cancel(me);
+        }
         if (w.status == shutdown_status) {
             throw queue_shut_down();
         }
-        // Notified: a getter moved our item into the queue.
+        // Notified: a getter reserved a slot for us.
+        --reserved_;
+        if (shut_down_) {
+            throw queue_shut_down();  // shut down before we ran: as asyncio, nothing is put
+        }
+        deliver(std::move(item));
     }
 
     /// Puts `item` without suspending; throws queue_full or queue_shut_down.
@@ -128,21 +156,14 @@ public:
         if (full()) {
             throw queue_full();
         }
-        if (waiter* front = getters_.front()) {
-            check_thread(front->task, "aio::queue::put");
-        }
-        ++unfinished_;
-        if (waiter* g = getters_.pop_front()) {
-            static_cast<std::optional<T>*>(g->data)->emplace(std::move(item));
-            notify(*g);
-            return;
-        }
-        store_.push(std::move(item));
+        check_list_thread(getters_, "aio::queue::put");
+        deliver(std::move(item));
     }
 
     /// Removes and returns an item, suspending while the queue is empty. Yield point and
     /// cancellation point (when it suspends; a cancelled get takes nothing). Throws
-    /// queue_shut_down once the queue is shut down and empty.
+    /// queue_shut_down once the queue is shut down and empty; usage_error if the queue is
+    /// destroyed while waiting.
     T get() {
         if (store_.size() > 0) {
             return take();
@@ -151,11 +172,24 @@ public:
             throw queue_shut_down();
         }
         task_base& me = require_task("aio::queue::get()");
+        check_list_thread(getters_, "aio::queue::get");
         std::optional<T> slot;
         waiter w{&me};
         w.data = &slot;
-        waiter_guard guard(getters_, w);
-        park(me);
+        bool notified = false;
+        {
+            waiter_guard guard(getters_, w);
+            notified = park_or_cancelled(me);
+            if (AIO_UNLIKELY(w.gone != nullptr)) {
+                raise_abandoned(me, w);
+            }
+        }
+        if (!notified) {
+            if (slot) {
+                give_back(std::move(*slot));  // handed just before the cancellation
+            }
+            deliver_cancel(me);
+        }
         if (w.status == shutdown_status || !slot) {
             throw queue_shut_down();
         }
@@ -177,6 +211,7 @@ public:
     /// Marks one item taken with get() as processed (for join()). Throws value_error if called
     /// more times than items were put.
     void task_done() {
+        check_list_thread(joiners_, "aio::queue::task_done");
         if (unfinished_ == 0) {
             throw value_error("aio::queue::task_done() called more times than there were items");
         }
@@ -194,7 +229,13 @@ public:
         task_base& me = require_task("aio::queue::join()");
         waiter w{&me};
         waiter_guard guard(joiners_, w);
-        park(me);
+        const bool notified = park_or_cancelled(me);
+        if (AIO_UNLIKELY(w.gone != nullptr)) {
+            raise_abandoned(me, w);
+        }
+        if (!notified) {
+            deliver_cancel(me);
+        }
     }
 
     /// Shuts the queue down (Python 3.13): put() raises queue_shut_down from now on and
@@ -202,14 +243,14 @@ public:
     /// getters are woken with it. With `immediate`, the items left are dropped (and counted as
     /// done for join()) so get() raises at once.
     void shutdown(bool immediate = false) {
+        check_list_thread(getters_, "aio::queue::shutdown");
+        check_list_thread(putters_, "aio::queue::shutdown");
         shut_down_ = true;
         if (immediate) {
+            immediate_ = true;
             std::size_t n = store_.size();
             store_.clear();
-            unfinished_ = n > unfinished_ ? 0 : unfinished_ - n;
-            if (unfinished_ == 0) {
-                wake_joiners();
-            }
+            drop_unfinished(n);
         }
         while (waiter* g = getters_.pop_front()) {
             notify(*g, shutdown_status);
@@ -222,24 +263,65 @@ public:
     [[nodiscard]] std::size_t qsize() const noexcept { return store_.size(); }
     [[nodiscard]] std::size_t maxsize() const noexcept { return maxsize_; }
     [[nodiscard]] bool empty() const noexcept { return store_.size() == 0; }
-    [[nodiscard]] bool full() const noexcept { return maxsize_ != 0 && store_.size() >= maxsize_; }
+    /// True when put() would suspend: the items, plus the slots reserved for putters that were
+    /// woken and have not run yet, fill maxsize.
+    [[nodiscard]] bool full() const noexcept {
+        return maxsize_ != 0 && store_.size() + reserved_ >= maxsize_;
+    }
     [[nodiscard]] bool is_shut_down() const noexcept { return shut_down_; }
 
 private:
+    static constexpr int room_status = 1;
     static constexpr int shutdown_status = 2;
 
+    // An item enters the queue: straight to the first waiting getter, or into the store.
+    void deliver(T item) {
+        ++unfinished_;
+        if (waiter* g = getters_.pop_front()) {
+            static_cast<std::optional<T>*>(g->data)->emplace(std::move(item));
+            notify(*g, 1);
+            return;
+        }
+        store_.push(std::move(item));
+    }
+
+    // A getter cancelled after an item was handed to it returns the item, which was put before
+    // anything now in the store: to the next getter, or in front of the others.
+    void give_back(T item) {
+        if (immediate_) {
+            drop_unfinished(1);  // shutdown(immediate) dropped everything else too
+            return;
+        }
+        if (waiter* g = getters_.pop_front()) {
+            static_cast<std::optional<T>*>(g->data)->emplace(std::move(item));
+            notify(*g, 1);
+            return;
+        }
+        store_.push_oldest(std::move(item));
+    }
+
     T take() {
-        if (waiter* front = putters_.front()) {
-            check_thread(front->task, "aio::queue::get");
-        }
+        check_list_thread(putters_, "aio::queue::get");
         T v = store_.pop();
-        // Room was made: move the first waiting putter's item in.
-        if (waiter* p = putters_.pop_front()) {
-            ++unfinished_;
-            store_.push(std::move(*static_cast<T*>(p->data)));
-            notify(*p);
-        }
+        make_room();
         return v;
+    }
+
+    // A slot is free: reserve it for the first waiting putter.
+    void make_room() noexcept {
+        if (!full()) {
+            if (waiter* p = putters_.pop_front()) {
+                ++reserved_;
+                notify(*p, room_status);
+            }
+        }
+    }
+
+    void drop_unfinished(std::size_t n) noexcept {
+        unfinished_ = n > unfinished_ ? 0 : unfinished_ - n;
+        if (unfinished_ == 0) {
+            wake_joiners();
+        }
     }
 
     void wake_joiners() noexcept {
@@ -251,10 +333,12 @@ private:
     Store store_;
     std::size_t maxsize_;
     std::size_t unfinished_ = 0;
+    std::size_t reserved_ = 0;  // slots promised to woken putters that have not run yet
     bool shut_down_ = false;
-    wait_list getters_;
-    wait_list putters_;
-    wait_list joiners_;
+    bool immediate_ = false;
+    wait_list getters_{"aio::queue"};
+    wait_list putters_{"aio::queue"};
+    wait_list joiners_{"aio::queue"};
 };
 
 }  // namespace detail

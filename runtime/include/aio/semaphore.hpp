@@ -26,8 +26,9 @@ public:
     virtual void release();
     /// Takes a permit if one is free and nobody waits; never suspends.
     bool try_acquire() noexcept;
-    /// True when acquire() would suspend.
-    [[nodiscard]] bool locked() const noexcept { return value_ == 0 || !waiters_.empty(); }
+    /// True when acquire() would suspend: no free permit, or tasks queued before (waiting, or
+    /// handed a permit they have not taken yet: FIFO).
+    [[nodiscard]] bool locked() const noexcept { return value_ == 0 || !waiters_.idle(); }
     /// Free permits.
     [[nodiscard]] std::size_t value() const noexcept { return value_; }
 
@@ -36,8 +37,9 @@ public:
     bool try_lock() noexcept { return try_acquire(); }
 
 protected:
+    void wake_waiters() noexcept;  // free permits to the first waiters, one each
     std::size_t value_;
-    detail::wait_list waiters_;
+    detail::wait_list waiters_{"aio::semaphore"};
 };
 
 /// A semaphore that refuses to be released more often than acquired.

@@ -55,8 +55,10 @@ public:
     /// Requests cancellation (asyncio Task.cancel): a cancelled_error carrying `message` is
     /// raised in the task at its next yield point (at once if it is suspended). A task that
     /// never started never runs its function. Returns false if the task is already done.
-    /// Increments cancelling(). Does not suspend.
-    bool cancel(std::string_view message = {}) const noexcept;
+    /// Increments cancelling(). Does not suspend. A parked task is taken out of every wait
+    /// list at once: nothing (a lock, a permit, a queue item) is handed to it any more.
+    /// Throws usage_error when called from a thread that does not run the task's loop.
+    bool cancel(std::string_view message = {}) const;
     /// Number of pending cancellation requests (asyncio Task.cancelling()).
     [[nodiscard]] std::uint32_t cancelling() const noexcept;
     /// Decrements cancelling() and returns the new count; when it reaches 0 a cancellation

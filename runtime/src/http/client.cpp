@@ -35,7 +35,8 @@ struct client_state {
     std::size_t open_total = 0;
     std::uint64_t opened = 0;
     bool closed = false;
-    aio::detail::wait_list room;  // requests waiting for a connection under the limits
+    aio::detail::wait_list room{
+        "aio::http::client_session"};  // requests waiting for a connection under the limits
     resource_registration registration;
 
     std::size_t idle_total() const noexcept {

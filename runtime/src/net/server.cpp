@@ -41,8 +41,8 @@ struct server_impl : std::enable_shared_from_this<server_impl> {
     bool logged_pause = false;
     timer_handle retry;
     std::uint64_t accepted = 0;
-    std::vector<stream*> connections;  // streams of the running connection tasks
-    wait_list closed_waiters;          // wait_closed()
+    std::vector<stream*> connections;         // streams of the running connection tasks
+    wait_list closed_waiters{"aio::server"};  // wait_closed()
 
     ~server_impl() { close_listeners(); }
 

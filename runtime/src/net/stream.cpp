@@ -63,7 +63,7 @@ struct stream_impl {
     void* hangup_arg = nullptr;
     bool eof = false;
     int read_error = 0;
-    wait_list read_waiters;
+    wait_list read_waiters{"aio::stream"};
     task_base* reader = nullptr;
 
     // write side: bytes [wpos, size) of wbuf are unsent
@@ -77,7 +77,7 @@ struct stream_impl {
     bool close_when_drained = false;
     bool closed_by_owner = false;  // close_soon() (server::close_clients) closed it  //
                                    // close_soon(): close the socket once the data is out
-    wait_list write_waiters;
+    wait_list write_waiters{"aio::stream"};
     task_base* writer = nullptr;
 
     [[nodiscard]] std::size_t unsent() const noexcept { return wbuf.size() - wpos; }

@@ -1,5 +1,13 @@
 // A doubly linked intrusive list of waiters. Waiter nodes live on the waiting fiber's stack,
 // so waiting never allocates; a node unlinks itself when its wait ends, however it ends.
+//
+// A list has two chains. *Waiting*: the tasks still waiting, in arrival order; hand-offs take
+// the front. *Handed*: waiters a waker has popped (and handed something to) whose task has not
+// run yet. A handed waiter stays known to the list until its task resumes and its guard
+// removes it, so that
+//  - a primitive can tell that somebody is about to take what was handed (semaphore FIFO);
+//  - a primitive destroyed meanwhile can tell every waiter, waiting or handed, that it is gone
+//    (~wait_list), so that nobody touches it afterwards.
 #pragma once
 
 #include <cstddef>
@@ -7,90 +15,127 @@
 namespace aio::detail {
 
 class task_base;
+class wait_list;
 
 /// One task waiting for one thing. `status` is 0 while waiting; the waker sets it (> 0) and
 /// wakes the task. A task may wait on several sources at once with one waiter per source.
 struct waiter {
+    /// The status of a waiter whose list was destroyed while it waited (see `gone`).
+    static constexpr int abandoned = 1 << 30;
+
     task_base* task = nullptr;
     waiter* prev = nullptr;
     waiter* next = nullptr;
+    wait_list* list = nullptr;    // the list it is linked into (either chain), or nullptr
+    waiter* task_next = nullptr;  // the task's other guarded waiters (task_base::waits_)
+    void* data = nullptr;         // what the waker hands over, when the primitive needs it
+    // Set when the list was destroyed while this waiter was in it: the name of the primitive
+    // (for the error the waiting task raises). The waiting task must not touch it any more.
+    const char* gone = nullptr;
     int status = 0;
-    void* data = nullptr;  // what the waker hands over, when the primitive needs it
-    bool linked = false;
+    bool handed = false;  // in the handed chain: popped by a waker, its task not resumed yet
 };
+
+class wait_list;
+/// Wakes every waiter of a list that is being destroyed: each gets `gone` set (and, when still
+/// waiting, status waiter::abandoned) and is unlinked. Defined in runtime/src/task.cpp.
+void abandon_waiters(wait_list& list) noexcept;
 
 /// FIFO list of waiters; not owning.
 class wait_list {
 public:
-    wait_list() = default;
+    /// `what` names the object the list belongs to ("aio::lock"), for the error its waiters
+    /// raise if it is destroyed under them. It must be a string literal.
+    explicit wait_list(const char* what = "an aio object") noexcept
+        : what_(what) {}
     wait_list(const wait_list&) = delete;
     wait_list& operator=(const wait_list&) = delete;
+    ~wait_list() {
+        if (waiting_.head != nullptr || handed_.head != nullptr) {
+            abandon_waiters(*this);
+        }
+    }
 
-    [[nodiscard]] bool empty() const noexcept { return head_ == nullptr; }
-    [[nodiscard]] std::size_t size() const noexcept { return size_; }
-    [[nodiscard]] waiter* front() const noexcept { return head_; }
+    /// No task is waiting (handed waiters do not count).
+    [[nodiscard]] bool empty() const noexcept { return waiting_.head == nullptr; }
+    /// No task is waiting and none was handed something it has not taken yet.
+    [[nodiscard]] bool idle() const noexcept {
+        return waiting_.head == nullptr && handed_.head == nullptr;
+    }
+    /// Tasks waiting.
+    [[nodiscard]] std::size_t size() const noexcept { return waiting_.size; }
+    /// The first task waiting, or nullptr.
+    [[nodiscard]] waiter* front() const noexcept { return waiting_.head; }
+    [[nodiscard]] const char* what() const noexcept { return what_; }
 
     void push_back(waiter& w) noexcept {
-        w.prev = tail_;
-        w.next = nullptr;
-        if (tail_ != nullptr) {
-            tail_->next = &w;
-        } else {
-            head_ = &w;
-        }
-        tail_ = &w;
-        w.linked = true;
-        ++size_;
+        waiting_.push_back(w);
+        w.list = this;
+        w.handed = false;
     }
 
+    /// Unlinks `w` from whichever chain it is in; a no-op if it is not in this list.
     void remove(waiter& w) noexcept {
-        if (!w.linked) {
+        if (w.list != this) {
             return;
         }
-        if (w.prev != nullptr) {
-            w.prev->next = w.next;
-        } else {
-            head_ = w.next;
-        }
-        if (w.next != nullptr) {
-            w.next->prev = w.prev;
-        } else {
-            tail_ = w.prev;
-        }
-        w.prev = w.next = nullptr;
-        w.linked = false;
-        --size_;
+        (w.handed ? handed_ : waiting_).remove(w);
+        w.list = nullptr;
+        w.handed = false;
     }
 
+    /// Takes the first waiting task out of the waiting chain, into the handed chain (where it
+    /// stays until its task resumes), and returns it; nullptr if nobody waits.
     waiter* pop_front() noexcept {
-        waiter* w = head_;
+        waiter* w = waiting_.head;
         if (w != nullptr) {
-            remove(*w);
+            waiting_.remove(*w);
+            handed_.push_back(*w);
+            w->handed = true;
         }
         return w;
     }
 
-private:
-    waiter* head_ = nullptr;
-    waiter* tail_ = nullptr;
-    std::size_t size_ = 0;
-};
-
-/// Unlinks a waiter from its list when the scope ends (normal return or unwinding).
-class waiter_guard {
-public:
-    waiter_guard(wait_list& list, waiter& w) noexcept
-        : list_(list)
-        , w_(w) {
-        list_.push_back(w_);
+    /// For abandon_waiters(): the first waiter of either chain, or nullptr.
+    [[nodiscard]] waiter* any() const noexcept {
+        return waiting_.head != nullptr ? waiting_.head : handed_.head;
     }
-    ~waiter_guard() { list_.remove(w_); }
-    waiter_guard(const waiter_guard&) = delete;
-    waiter_guard& operator=(const waiter_guard&) = delete;
 
 private:
-    wait_list& list_;
-    waiter& w_;
+    struct chain {
+        waiter* head = nullptr;
+        waiter* tail = nullptr;
+        std::size_t size = 0;
+        void push_back(waiter& w) noexcept {
+            w.prev = tail;
+            w.next = nullptr;
+            if (tail != nullptr) {
+                tail->next = &w;
+            } else {
+                head = &w;
+            }
+            tail = &w;
+            ++size;
+        }
+        void remove(waiter& w) noexcept {
+            if (w.prev != nullptr) {
+                w.prev->next = w.next;
+            } else {
+                head = w.next;
+            }
+            if (w.next != nullptr) {
+                w.next->prev = w.prev;
+            } else {
+                tail = w.prev;
+            }
+            w.prev = w.next = nullptr;
+            --size;
+        }
+    };
+
+    chain waiting_;
+    chain handed_;
+    const char* what_;
 };
 
 }  // namespace aio::detail

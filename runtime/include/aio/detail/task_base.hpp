@@ -110,6 +110,10 @@ public:
     // park(); `notified_` is set by the first waker of that park and cleared when parking.
     bool cancellable_park_ = false;
     bool notified_ = false;
+    // The waiters this task has in wait lists through a waiter_guard, innermost first:
+    // cancel() takes them out of their lists at once, so nothing is handed to a task that is
+    // about to raise cancelled_error.
+    waiter* waits_ = nullptr;
     // Set by the loop to have a parked task report where it waits (instrument
     // task_suspended_at), on its own stack, and park again.
     bool capture_ = false;
@@ -207,14 +211,27 @@ task_base& require_task(const char* what);
 void checkpoint(task_base& t);
 
 /// Suspends `t` (the running task) until a waker calls notify() on one of its waiters, or
-/// until it is cancelled. Returns normally when notified, even if a cancellation arrived
-/// after the notification (it is then raised at the next yield point); throws
-/// cancelled_error otherwise.
+/// until it is cancelled. Returns normally when notified and no cancellation arrived before
+/// the task resumed; throws cancelled_error otherwise. A cancellation that arrives after a
+/// notification but before the task runs wins, as in asyncio (where the CancelledError is
+/// thrown into the coroutine whatever the state of the future it awaited): a primitive that
+/// handed something to the waiter must take it back (see park_or_cancelled).
 void park(task_base& t);
 
-/// Like park() but returns false instead of throwing when woken by a cancellation (which is
-/// then still owed: must_cancel_ stays set). Returns true when notified.
+/// Like park() but returns false instead of throwing when a cancellation is owed when the
+/// task resumes (must_cancel_ stays set: raise it with deliver_cancel()). The waiter's status
+/// tells whether it was also notified (handed something) just before: the caller gives that
+/// back before raising. Returns true when notified and not cancelled.
 bool park_or_cancelled(task_base& t) noexcept;
+
+/// Raises the cancellation owed to the running task `t` (clears must_cancel_, counts it as
+/// delivered).
+[[noreturn]] void deliver_cancel(task_base& t);
+
+/// For a waiter whose list was destroyed while it waited (`w.gone` set): raises the
+/// cancellation owed to `t` if there is one, else usage_error naming the destroyed object.
+/// Touches nothing but `t` and `w`.
+[[noreturn]] void raise_abandoned(task_base& t, const waiter& w);
 
 /// Raises cancelled_error(message) in the running task `t`, counting it as delivered.
 [[noreturn]] void throw_cancelled(task_base& t, const std::string& message);
@@ -229,15 +246,50 @@ void yield_now(task_base& t);
 /// Marks `w` with `status` (> 0) and makes its task ready, once per park. Loop thread only.
 void notify(waiter& w, int status = 1) noexcept;
 
+/// Links `w` into `list` for the scope and registers it with its task, so that cancel() can
+/// take it out of the list the moment the task is cancelled; unlinks it when the scope ends
+/// (normal return or unwinding). Guards of one task nest (innermost destroyed first).
+class waiter_guard {
+public:
+    waiter_guard(wait_list& list, waiter& w) noexcept
+        : w_(w) {
+        list.push_back(w);
+        w.task_next = w.task->waits_;
+        w.task->waits_ = &w;
+    }
+    ~waiter_guard() {
+        if (w_.list != nullptr) {
+            w_.list->remove(w_);
+        }
+        AIO_ASSERT(w_.task->waits_ == &w_);
+        w_.task->waits_ = w_.task_next;
+        w_.task_next = nullptr;
+    }
+    waiter_guard(const waiter_guard&) = delete;
+    waiter_guard& operator=(const waiter_guard&) = delete;
+
+private:
+    waiter& w_;
+};
+
 /// Schedules a task object made by make_task on the running loop. Not inlined on purpose:
 /// its return address, inside the always-inline create_task, is the spawning line.
 AIO_NOINLINE void spawn(task_base* t);
 
-/// With thread checks on (debug mode), throws usage_error naming `call` if the calling thread
-/// does not run `t`'s loop, after telling the instruments (wrong-thread). A no-op otherwise.
+/// Throws usage_error naming `call` (and the threads) if the calling thread does not run
+/// `t`'s loop, after telling the instruments (debug mode's wrong-thread). Always on.
 void check_thread(const task_base* t, const char* call);
 
+/// With tasks waiting on `list` (or handed something by it), throws usage_error unless the
+/// calling thread runs their loop: one primitive cannot be shared by two loops' tasks.
+inline void check_list_thread(const wait_list& list, const char* call) {
+    if (waiter* w = list.any()) {
+        check_thread(w->task, call);
+    }
+}
+
 /// Requests cancellation of `t` (asyncio Task.cancel); returns false if it is already done.
+/// Loop thread only (callers check it); never throws.
 bool cancel(task_base& t, std::string_view message) noexcept;
 
 }  // namespace aio::detail

@@ -73,7 +73,7 @@ public:
     scheduler* sched_ = nullptr;  // null once the job is done or the scheduler is gone
     job_state* prev_ = nullptr;   // in the scheduler's list of live jobs
     job_state* next_ = nullptr;
-    aio::detail::wait_list start_waiters_;  // wait() on a pending job
+    aio::detail::wait_list start_waiters_{"aio::jobs::job"};  // wait() on a pending job
     bool closed_ = false;
     bool explicit_ = false;  // somebody waits on or closes it: failures go to them
     bool in_pending_ = false;
@@ -365,8 +365,10 @@ private:
     std::deque<detail::job_state*> pending_;  // FIFO; closed entries are skipped
     std::vector<task_ref> shields_;
     std::vector<detail::job_state*> stragglers_;  // jobs still running after close() (one ref each)
-    aio::detail::wait_list room_waiters_;         // spawn() waiting for room in the pending queue
-    aio::detail::wait_list change_waiters_;       // wait_and_close() waiting for jobs to end
+    aio::detail::wait_list room_waiters_{
+        "aio::jobs::scheduler"};  // spawn() waiting for room in the pending queue
+    aio::detail::wait_list change_waiters_{
+        "aio::jobs::scheduler"};  // wait_and_close() waiting for jobs to end
     bool closed_ = false;
     std::shared_ptr<scheduler*> anchor_;  // nulled by the destructor; held by callbacks
     resource_registration registration_;
