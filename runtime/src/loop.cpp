@@ -27,29 +27,6 @@ __attribute__((tls_model("initial-exec"))) thread_local loop_core* tls_loop = nu
 
 namespace {
 
-// SIGINT: the handler only sets a flag and wakes the loop; the loop cancels the main task.
-std::atomic<int> sigint_count{0};
-std::atomic<loop_core*> sigint_loop{nullptr};
-struct sigaction previous_sigint {};
-bool sigint_installed = false;
-
-void on_sigint(int) noexcept {
-    if (sigint_count.fetch_add(1) >= 1) {
-        // Second Ctrl-C: the program ends now, the way an unhandled SIGINT ends it.
-        ::signal(SIGINT, SIG_DFL);
-        ::raise(SIGINT);
-        return;
-    }
-    loop_core* l = sigint_loop.load();
-    if (l != nullptr) {
-        int saved = errno;
-        l->ts_pending_.store(true);
-        std::uint64_t one = 1;
-        [[maybe_unused]] auto n = ::write(l->wake_fd_, &one, sizeof one);
-        errno = saved;
-    }
-}
-
 timer_handle::node* node_of(timer_node* tn) noexcept {
     return static_cast<timer_handle::node*>(tn->owner);
 }
@@ -108,10 +85,6 @@ loop_core& require_loop(const char* what) {
                           "thread, hand the work to a loop with loop.call_soon_threadsafe(fn)");
     }
     return *l;
-}
-
-bool take_sigint() noexcept {
-    return sigint_count.load() > 0;
 }
 
 // ---------------------------------------------------------------------------------------
@@ -190,6 +163,7 @@ loop_core::~loop_core() {
         std::lock_guard<std::mutex> lock(resources_->mutex);
         resources_->loop = nullptr;
     }
+    detach_signals(*this);  // before the eventfd a signal handler writes to is closed
     poller_.remove(wake_watcher_);
     ::close(wake_fd_);
 }
@@ -261,7 +235,7 @@ void loop_core::run_once() {
     if (!have_ready) {
         poll = true;
         if (timer_node* next = timers_.top()) {
-            if (virtual_time_ && !have_io && outstanding_jobs_ == 0) {
+            if (virtual_time_ && !have_io && outstanding_jobs_ == 0 && !handles_signals()) {
                 // Nothing can happen before the next timer: jump the clock to it.
                 virtual_now_ = std::max(virtual_now_, next->deadline);
                 timeout_ms = 0;
@@ -270,7 +244,7 @@ void loop_core::run_once() {
                 auto ms = std::chrono::ceil<std::chrono::milliseconds>(wait).count();
                 timeout_ms = ms <= 0 ? 0 : static_cast<int>(std::min<long long>(ms, 1 << 30));
             }
-        } else if (virtual_time_ && !have_io && outstanding_jobs_ == 0 &&
+        } else if (virtual_time_ && !have_io && outstanding_jobs_ == 0 && !handles_signals() &&
                    !ts_pending_.load(std::memory_order_relaxed)) {
             throw usage_error(
                 "deadlock: every task is waiting and nothing can wake them (no timer, no I/O, no "
@@ -446,12 +420,7 @@ void loop_core::post_threadsafe(std::function<void()> fn) {
 
 void loop_core::drain_threadsafe() noexcept {
     ts_pending_.store(false, std::memory_order_release);
-    if (sigint_loop.load() == this && sigint_count.load() == 1 && !interrupted_) {
-        interrupted_ = true;
-        if (main_ != nullptr) {
-            detail::cancel(*main_, "interrupted by SIGINT (Ctrl-C)");
-        }
-    }
+    take_signals(*this);
     std::vector<std::function<void()>> batch;
     {
         std::lock_guard<std::mutex> lock(ts_mutex_);
@@ -647,28 +616,18 @@ runner::runner(run_options options) {
             std::fputs(msg.c_str(), stderr);
         }
     }
-    if (options.handle_signals && on_main_thread() && !sigint_installed) {
-        struct sigaction current {};
-        ::sigaction(SIGINT, nullptr, &current);
-        if (current.sa_handler == SIG_DFL) {
-            struct sigaction sa {};
-            sa.sa_handler = &on_sigint;
-            sigemptyset(&sa.sa_mask);
-            sa.sa_flags = SA_RESTART;
-            ::sigaction(SIGINT, &sa, &previous_sigint);
-            sigint_count.store(0);
-            sigint_loop.store(core_);
-            sigint_installed = true;
+    if (options.handle_signals && on_main_thread()) {
+        try {
+            enable_ctrl_c(*core_);
+        } catch (...) {
+            delete core_;
+            set_current_loop(nullptr);
+            throw;
         }
     }
 }
 
 runner::~runner() {
-    if (sigint_installed && sigint_loop.load() == core_) {
-        ::sigaction(SIGINT, &previous_sigint, nullptr);
-        sigint_loop.store(nullptr);
-        sigint_installed = false;
-    }
     set_current_loop(core_);
     delete core_;
     set_current_loop(nullptr);

@@ -19,6 +19,7 @@
 
 #include "fiber_context.hpp"
 #include "io/poller.hpp"
+#include "signals.hpp"
 #include "stack_pool.hpp"
 #include "timer_queue.hpp"
 
@@ -213,7 +214,15 @@ public:
     std::unique_ptr<thread_pool_executor> default_executor_;
     std::shared_ptr<resource_registry> resources_ = std::make_shared<resource_registry>();
 
-    bool interrupted_ = false;
+    // Signals (signals.cpp): this loop's handlers and what the signal handler sets.
+    std::unique_ptr<loop_signals> signals_;
+    /// The program handles a signal on this loop (add_signal_handler): under virtual time,
+    /// something from outside may still come, as with I/O.
+    [[nodiscard]] bool handles_signals() const noexcept {
+        return signals_ && signals_->handler_count > 0;
+    }
+
+    bool interrupted_ = false;  // SIGINT cancelled the main task (aio::run's Ctrl-C)
     bool closing_ = false;
     // Debug mode's stack-high-water: a marker word at 75 % of each stack's depth, written when a
     // task starts and checked when it ends.
@@ -284,9 +293,6 @@ bool request_capture(task_base& t) noexcept;
 std::string describe_task(const task_base* t);
 /// Resolves a creation record to file:line (symbolize.cpp); never throws.
 source_site resolve_site(const creation_site& site) noexcept;
-
-/// The SIGINT flag set by the signal handler (loop.cpp).
-bool take_sigint() noexcept;
 
 /// Installs the SIGSEGV handler and this thread's alternate signal stack (overflow.cpp).
 void install_overflow_handler() noexcept;

@@ -2,8 +2,10 @@
 // SIGSEGV handler, running on an alternate signal stack (the fiber's own stack is exhausted),
 // recognizes the running task's guard page and names the task before aborting. Canary stacks
 // are checked at every switch (task.cpp) and here too. Everything in the handler is
-// async-signal-safe: write(2) and abort().
+// async-signal-safe: a raw write(2) (never the C library's, which debug mode interposes) and
+// abort().
 #include "loop_core.hpp"
+#include "raw_syscall.hpp"
 
 #include <atomic>
 #include <csignal>
@@ -20,7 +22,7 @@ namespace {
 void put(const char* s) noexcept {
     std::size_t n = std::strlen(s);
     while (n > 0) {
-        ssize_t w = ::write(STDERR_FILENO, s, n);
+        long w = raw_write(STDERR_FILENO, s, n);
         if (w <= 0) {
             return;
         }

@@ -4,9 +4,18 @@
 
 #include <catch2/catch.hpp>
 
+#include <atomic>
 #include <cmath>
+#include <cstdio>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
 
+#include <fcntl.h>
 #include <nlohmann/json.hpp>
+#include <unistd.h>
 
 using namespace std::chrono_literals;
 using aio::test::debug_run;
@@ -56,4 +65,86 @@ TEST_CASE("stall stays silent when every step is short", "[debug][stall]") {
         },
         "stall=50ms,only=stall");
     CHECK(r.count("stall") == 0);
+}
+
+namespace {
+
+__attribute__((noinline)) double spin_alpha(std::chrono::milliseconds how_long) {
+    return calc_pi(how_long) + 1;
+}
+
+__attribute__((noinline)) double spin_beta(std::chrono::milliseconds how_long) {
+    return calc_pi(how_long) + 2;
+}
+
+// The first culprit frames' functions of every stall in a JSON report.
+std::vector<std::string> stall_culprits(const std::string& path) {
+    std::ifstream in(path);
+    std::stringstream text;
+    text << in.rdbuf();
+    std::vector<std::string> out;
+    if (text.str().empty()) {
+        return out;
+    }
+    auto j = nlohmann::json::parse(text.str());
+    for (const auto& f : j["findings"]) {
+        if (f["id"] == "stall") {
+            std::string frames;
+            for (const auto& fr : f["culprit"]) {
+                frames += fr["function"].get<std::string>() + ";";
+            }
+            out.push_back(frames);
+        }
+    }
+    return out;
+}
+
+}  // namespace
+
+TEST_CASE("stall: two loops on two threads, each stalling in its own function, each named",
+          "[debug][stall][thread]") {
+    // Loops on two threads stall at the same time; each report must name the function of its
+    // own loop thread (the stack capture is per loop, not process-wide).
+    std::string paths[2] = {"/tmp/aio-two-loops-XXXXXX", "/tmp/aio-two-loops-XXXXXX"};
+    for (auto& p : paths) {
+        ::close(::mkstemp(p.data()));
+    }
+    std::atomic<int> ready{0};
+    auto run_loop = [&](int which) {
+        aio::run_options o;
+        o.handle_signals = false;
+        o.debug = "stall=50ms,only=stall,color=never,report=" + paths[which];
+        aio::run(
+            [&] {
+                ++ready;
+                while (ready < 2) {
+                    std::this_thread::yield();  // both loops stall together
+                }
+                auto t = aio::create_task(
+                    [which] { return which == 0 ? spin_alpha(400ms) : spin_beta(400ms); });
+                t.get();
+            },
+            o);
+    };
+    std::fflush(stderr);
+    int saved = ::dup(STDERR_FILENO);
+    int devnull = ::open("/dev/null", O_WRONLY);
+    ::dup2(devnull, STDERR_FILENO);
+    ::close(devnull);
+    std::thread a(run_loop, 0);
+    std::thread b(run_loop, 1);
+    a.join();
+    b.join();
+    std::fflush(stderr);
+    ::dup2(saved, STDERR_FILENO);
+    ::close(saved);
+    auto alpha = stall_culprits(paths[0]);
+    auto beta = stall_culprits(paths[1]);
+    for (auto& p : paths) {
+        ::unlink(p.c_str());
+    }
+    REQUIRE(alpha.size() == 1);
+    REQUIRE(beta.size() == 1);
+    CHECK_THAT(alpha[0], Catch::Contains("spin_alpha") && !Catch::Contains("spin_beta"));
+    CHECK_THAT(beta[0], Catch::Contains("spin_beta") && !Catch::Contains("spin_alpha"));
 }

@@ -1,17 +1,19 @@
 // stall: the loop thread has not come back to the scheduler for longer than `stall`.
 //
 // Seastar's reactor stall detector, for fibers: a watchdog thread watches the start time of
-// the current task step. When a step runs past the threshold, the watchdog signals the loop
-// thread, whose handler (on the alternate signal stack) captures the stack *while the loop is
-// still blocked*, so the report names the line inside the CPU loop or the blocking call, not
-// only the task. The watchdog prints a live line at 1x the threshold and "still blocked" lines
-// at 2x, 4x...; when the step ends, the session reports one finding with the final duration.
-// At most 5 stalls a minute are reported; the rest are counted and the count is reported.
+// the current task step. When a step runs past the threshold, the watchdog samples the loop
+// thread (detail::sample_thread: a signal whose handler, on the alternate signal stack,
+// captures the stack) *while the loop is still blocked*, so the report names the line inside the
+// CPU loop or the blocking call, not only the task. The watchdog prints a live line at 1x the
+// threshold and "still blocked" lines at 2x, 4x...; when the step ends, the session reports one
+// finding with the final duration. At most 5 stalls a minute are reported; the rest are counted and
+// the count is reported.
 #include "stall.hpp"
 
 #include "../stacks.hpp"
 #include "detectors.hpp"
 
+#include <aio/detail/thread_sample.hpp>
 #include <aio/errors.hpp>
 
 #include <algorithm>
@@ -25,45 +27,6 @@
 
 namespace aio::debug {
 
-namespace {
-
-// The handler writes here; only one stall capture is in flight per process at a time.
-constexpr int max_frames = 64;
-void* signal_frames[max_frames];
-std::atomic<int> signal_frame_count{0};
-std::atomic<bool> capture_done{false};
-std::atomic<bool> capture_armed{false};
-char signal_task_name[128];
-std::uint64_t signal_task_id = 0;
-
-// Runs on the loop thread, on the alternate signal stack, while the loop is blocked inside a
-// task step: the task cannot go away under us, so its name is copied here, not per step.
-void on_stall_signal(int) noexcept {
-    if (!capture_armed.exchange(false)) {
-        return;
-    }
-    int saved = errno;
-    int n = ::backtrace(signal_frames, max_frames);
-    signal_frame_count.store(n);
-    signal_task_name[0] = '\0';
-    signal_task_id = 0;
-    if (detail::task_base* t = detail::current_task_or_null()) {
-        signal_task_id = t->id_;
-        if (!t->name_.empty()) {
-            std::size_t len = std::min(t->name_.size(), sizeof signal_task_name - 1);
-            std::memcpy(signal_task_name, t->name_.data(), len);
-            signal_task_name[len] = '\0';
-        } else {
-            std::snprintf(signal_task_name, sizeof signal_task_name, "task-%llu",
-                          static_cast<unsigned long long>(t->id_));
-        }
-    }
-    capture_done.store(true);
-    errno = saved;
-}
-
-}  // namespace
-
 stall_watchdog::stall_watchdog(duration stall, duration slow, bool color, step_probe& probe)
     : threshold_(stall)
     , slow_(slow)
@@ -72,18 +35,6 @@ stall_watchdog::stall_watchdog(duration stall, duration slow, bool color, step_p
     , color_(color)
     , loop_thread_(::pthread_self())
     , probe_(probe) {
-    if (threshold_ != duration::max()) {
-        struct sigaction current {};
-        ::sigaction(SIGURG, nullptr, &current);
-        if (current.sa_handler == SIG_DFL || current.sa_handler == SIG_IGN ||
-            ((current.sa_flags & SA_SIGINFO) == 0 && current.sa_handler == &on_stall_signal)) {
-            struct sigaction sa {};
-            sa.sa_handler = &on_stall_signal;
-            sigemptyset(&sa.sa_mask);
-            sa.sa_flags = SA_ONSTACK | SA_RESTART;
-            can_signal_ = ::sigaction(SIGURG, &sa, nullptr) == 0;
-        }
-    }
     thread_ = std::thread([this] { watch(); });
 }
 
@@ -177,9 +128,7 @@ void stall_watchdog::watch() {
             }
             recent_.push_back(now);
             stall s;
-            s.stack = capture(lock);
-            s.task_id = signal_task_id;
-            s.task_name = signal_task_name;
+            capture(lock, s);
             if (probe_.generation.load(std::memory_order_acquire) != seen_generation) {
                 continue;  // the step ended while we captured: not a stall any more
             }
@@ -196,27 +145,20 @@ void stall_watchdog::watch() {
     }
 }
 
-raw_stack stall_watchdog::capture(std::unique_lock<std::mutex>& lock) {
-    if (!can_signal_) {
-        return {};
-    }
-    capture_done.store(false);
-    capture_armed.store(true);
-    ::pthread_kill(loop_thread_, SIGURG);
+// Samples the loop thread while the step runs (runtime/src/signals.cpp: a signal to that
+// thread only, answered into a slot of the request's own, so two loops' watchdogs never mix
+// their samples). The watchdog's lock is released meanwhile: the loop may need it.
+void stall_watchdog::capture(std::unique_lock<std::mutex>& lock, stall& s) {
     lock.unlock();
-    // The handler runs as soon as the loop thread is scheduled; give it up to 100 ms.
-    for (int i = 0; i < 100 && !capture_done.load(); ++i) {
-        std::this_thread::sleep_for(std::chrono::milliseconds(1));
-    }
+    detail::thread_sample sample;
+    const bool ok = detail::sample_thread(loop_thread_, sample, std::chrono::milliseconds(100));
     lock.lock();
-    capture_armed.store(false);
-    if (!capture_done.load()) {
-        return {};
+    if (!ok) {
+        return;
     }
-    int n = signal_frame_count.load();
-    // Skip the handler's own frame and the signal trampoline.
-    raw_stack out(signal_frames, signal_frames + n);
-    return out;
+    s.stack.assign(sample.frames, sample.frames + sample.frame_count);
+    s.task_id = sample.task_id;
+    s.task_name = sample.task_name;
 }
 
 void stall_watchdog::live_line(const stall& s, duration blocked, bool first) {

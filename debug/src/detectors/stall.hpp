@@ -58,7 +58,7 @@ public:
 
 private:
     void watch();
-    raw_stack capture(std::unique_lock<std::mutex>& lock);
+    void capture(std::unique_lock<std::mutex>& lock, stall& s);
     void live_line(const stall& s, duration blocked, bool first);
 
     const duration threshold_;
@@ -66,7 +66,6 @@ private:
     const duration tick_;
     const bool color_;
     pthread_t loop_thread_;
-    bool can_signal_ = false;
     mutable std::mutex mutex_;
     std::condition_variable cv_;
     bool stop_ = false;

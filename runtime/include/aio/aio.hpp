@@ -15,6 +15,7 @@
 #include <aio/semaphore.hpp>
 #include <aio/server.hpp>
 #include <aio/shield.hpp>
+#include <aio/signals.hpp>
 #include <aio/sleep.hpp>
 #include <aio/stream.hpp>
 #include <aio/task.hpp>

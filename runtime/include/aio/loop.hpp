@@ -33,7 +33,8 @@ class thread_pool_executor;
 struct run_options {
     /// Tests: loop time stands still while tasks run and jumps straight to the next timer
     /// when nothing is runnable and nothing is outstanding (no I/O watcher, no executor job),
-    /// so `sleep(1h)` returns at once in real time; while something is outstanding it runs at
+    /// so `sleep(1h)` returns at once in real time; while something is outstanding (an I/O
+    /// watcher, an executor job, a signal handler added with add_signal_handler) it runs at
     /// real speed. When every task waits and nothing can wake them, run() throws usage_error
     /// ("deadlock") instead of hanging. Off by default.
     bool virtual_time = false;

@@ -9,6 +9,7 @@
 #include <aio/run.hpp>
 #include <aio/server.hpp>
 #include <aio/shield.hpp>
+#include <aio/signals.hpp>
 #include <aio/sleep.hpp>
 #include <aio/task.hpp>
 #include <aio/timeout.hpp>
@@ -1158,72 +1159,59 @@ std::uint64_t app_runner::handlers_cancelled() const noexcept {
 
 namespace {
 
-std::atomic<int> sigterm_fd{-1};
-
-void on_sigterm(int) noexcept {
-    int fd = sigterm_fd.load();
-    if (fd >= 0) {
-        int saved = errno;
-        std::uint64_t one = 1;
-        [[maybe_unused]] auto n = ::write(fd, &one, sizeof one);
-        errno = saved;
-    }
-}
-
-// SIGTERM while run_app serves: sets `stop`. Installed only when SIGTERM has its default
-// disposition; restored at the end.
-struct sigterm_watch {
-    struct watcher : aio::detail::io_watcher {
-        aio::event* stop = nullptr;
-    };
-    watcher w;
-    aio::detail::loop_core* loop = nullptr;
-    struct sigaction previous {};
-    bool installed = false;
-
+// SIGTERM while run_app serves: a graceful shutdown, through the loop's signal handling
+// (signals.cpp). A SIGTERM handler the application installed on this loop before (its own
+// stats, say) still runs first, and is put back when run_app returns. SIGTERM is left alone
+// when the process had a disposition of its own for it.
+class sigterm_watch {
+public:
     explicit sigterm_watch(aio::event& stop) {
-        struct sigaction current {};
-        ::sigaction(SIGTERM, nullptr, &current);
-        if (current.sa_handler != SIG_DFL || sigterm_fd.load() >= 0) {
-            return;
-        }
-        int fd = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-        if (fd < 0) {
-            return;
-        }
-        loop = &aio::detail::net_loop("http::run_app");
-        w.fd = fd;
-        w.events = EPOLLIN;
-        w.stop = &stop;
-        w.on_ready = [](aio::detail::io_watcher* iw, std::uint32_t) noexcept {
-            auto* self = static_cast<watcher*>(iw);
-            std::uint64_t v = 0;
-            [[maybe_unused]] auto n = ::read(self->fd, &v, sizeof v);
-            try {
-                self->stop->set();
-            } catch (...) {
+        aio::detail::loop_core& l = aio::detail::net_loop("http::run_app");
+        std::function<void()> theirs;
+        if (l.signals_ && l.signals_->handlers[SIGTERM - 1]) {
+            theirs = l.signals_->handlers[SIGTERM - 1];
+        } else {
+            struct sigaction current {};
+            ::sigaction(SIGTERM, nullptr, &current);
+            if (current.sa_handler != SIG_DFL) {
+                return;
             }
-        };
-        loop->poller_.add(w);
-        sigterm_fd.store(fd);
-        struct sigaction sa {};
-        sa.sa_handler = &on_sigterm;
-        sigemptyset(&sa.sa_mask);
-        sa.sa_flags = SA_RESTART;
-        ::sigaction(SIGTERM, &sa, &previous);
-        installed = true;
+        }
+        previous_ = theirs;
+        // A call already scheduled may run after run_app has returned: it finds the anchor
+        // empty instead of a destroyed event.
+        aio::add_signal_handler(SIGTERM, [theirs, anchor = anchor_] {
+            if (theirs) {
+                theirs();
+            }
+            if (*anchor != nullptr) {
+                (*anchor)->set();
+            }
+        });
+        *anchor_ = &stop;
+        installed_ = true;
     }
     ~sigterm_watch() {
-        if (!installed) {
+        *anchor_ = nullptr;
+        if (!installed_) {
             return;
         }
-        ::sigaction(SIGTERM, &previous, nullptr);
-        sigterm_fd.store(-1);
-        loop->poller_.remove(w);
-        ::close(w.fd);
+        try {
+            if (previous_) {
+                aio::add_signal_handler(SIGTERM, previous_);
+            } else {
+                aio::remove_signal_handler(SIGTERM);
+            }
+        } catch (...) {
+        }
     }
     sigterm_watch(const sigterm_watch&) = delete;
     sigterm_watch& operator=(const sigterm_watch&) = delete;
+
+private:
+    std::shared_ptr<aio::event*> anchor_ = std::make_shared<aio::event*>(nullptr);
+    std::function<void()> previous_;
+    bool installed_ = false;
 };
 
 void serve_until_stopped(application& app, std::string_view host, std::uint16_t port,
