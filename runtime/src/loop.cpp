@@ -496,7 +496,9 @@ bool loop::is_loop_thread() const noexcept {
 }
 
 loop::statistics loop::stats() const noexcept {
-    return core_->stats_;
+    statistics s = core_->stats_;
+    s.timers_pending = core_->timers_.size();
+    return s;
 }
 
 time_point loop::start_time() const noexcept {

@@ -6,6 +6,8 @@
 #include <csignal>
 #include <stdexcept>
 
+#include <unistd.h>
+
 using namespace std::chrono_literals;
 
 namespace {
@@ -150,4 +152,39 @@ TEST_CASE("a second SIGINT ends the program at once", "[run][signal]") {
     });
     CHECK(r.signaled);
     CHECK(r.signal == SIGINT);
+}
+
+TEST_CASE("the test harness sees the tasks, timers, fds and resources a body leaves behind",
+          "[run][harness]") {
+    // run_test checks these before aio::run's close sequence cancels anything; if it checked
+    // after, every leak would look clean.
+    aio::run_options o;
+    o.handle_signals = false;
+    o.virtual_time = true;
+    aio::run(
+        [] {
+            const auto before = aio::test::take_baseline();
+            CHECK(aio::test::leftovers(before) == "");
+            auto forgotten =
+                aio::create_task(aio::task_options{.name = "forgotten"}, [] { aio::sleep(1h); });
+            forgotten.detach();
+            aio::sleep(0s);
+            int fds[2];
+            REQUIRE(::pipe(fds) == 0);
+            auto timer = aio::get_running_loop().call_later(1h, [] {});
+            aio::thread_pool_executor pool(1, "left open");
+            const std::string left = aio::test::leftovers(before);
+            CHECK_THAT(left, Catch::Contains("tasks still pending: forgotten"));
+            CHECK_THAT(left, Catch::Contains("timers still pending: 2"));  // its sleep, the call
+            CHECK_THAT(left, Catch::Contains("file descriptors still open: 2"));
+            CHECK_THAT(left, Catch::Contains("resources still open: 1 (executor 'left open')"));
+            ::close(fds[0]);
+            ::close(fds[1]);
+            timer.cancel();
+            pool.shutdown();
+            forgotten.cancel();
+            aio::sleep(0s);
+            CHECK(aio::test::leftovers(before) == "");
+        },
+        o);
 }

@@ -146,6 +146,8 @@ public:
         std::uint64_t peak_tasks_alive = 0;
         std::uint64_t steps = 0;
         std::uint64_t iterations = 0;
+        /// Timers pending now: sleeps, deadlines, call_later/call_at callbacks not yet run.
+        std::uint64_t timers_pending = 0;
     };
     [[nodiscard]] statistics stats() const noexcept;
 
