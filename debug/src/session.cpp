@@ -95,8 +95,6 @@ session::session(config settings, loop& l, std::string options_text)
     if (cfg_.wants("stack-high-water")) {
         detail::enable_stack_watermarks(l);
     }
-    if (cfg_.wants("wrong-thread")) {
-    }
 }
 
 session::~session() {

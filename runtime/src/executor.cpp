@@ -170,6 +170,7 @@ std::size_t thread_pool_executor::queued() const noexcept {
 }
 
 thread_pool_executor& loop::default_executor() {
+    core_->check_thread("loop::default_executor");
     if (!core_->default_executor_) {
         core_->default_executor_ = std::make_unique<thread_pool_executor>(0, "default executor");
     }

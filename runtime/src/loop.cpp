@@ -476,6 +476,7 @@ void loop::call_soon_threadsafe(std::function<void()> fn) {
 }
 
 void loop::set_exception_handler(exception_handler handler) {
+    core_->check_thread("loop::set_exception_handler");
     core_->exception_handler_ = std::move(handler);
 }
 
@@ -484,6 +485,7 @@ void loop::call_exception_handler(const exception_context& ctx) noexcept {
 }
 
 void loop::add_instrument(instrument* i) {
+    core_->check_thread("loop::add_instrument");
     core_->add_instrument(i);
 }
 

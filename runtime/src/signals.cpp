@@ -242,9 +242,9 @@ void take_signals(loop_core& l) noexcept {
             }
             continue;
         }
-        if (s->handlers[sig - 1]) {
+        if (auto fn = s->handlers[sig - 1]) {
             try {
-                l.schedule_callback(s->handlers[sig - 1], nullptr);
+                l.schedule_callback([fn] { (*fn)(); }, nullptr);
             } catch (...) {
                 l.report({"Exception while scheduling the handler of signal " + std::to_string(sig),
                           std::current_exception(),
@@ -252,6 +252,11 @@ void take_signals(loop_core& l) noexcept {
             }
         }
     }
+}
+
+bool aio_handles(int sig) noexcept {
+    std::lock_guard<std::mutex> change(table.change);
+    return sig >= 1 && sig <= max_signal && table.users[sig] > 0;
 }
 
 void detach_signals(loop_core& l) noexcept {
@@ -436,16 +441,17 @@ void add_signal_handler(int sig, std::function<void()> fn) {
     if (!fn) {
         throw value_error("aio::add_signal_handler: the handler is empty");
     }
+    auto shared = std::make_shared<std::function<void()>>(std::move(fn));
     std::lock_guard<std::mutex> change(detail::table.change);
     detail::loop_signals& s = detail::signals_of(l);
+    detail::want(s, sig);  // first: it may throw (sigaction), then nothing is changed
     if (!s.handlers[sig - 1]) {
         ++s.handler_count;
     }
-    s.handlers[sig - 1] = std::move(fn);
+    s.handlers[sig - 1] = std::move(shared);
     if (sig == SIGINT) {
         s.ctrl_c.store(false);  // the program's handler replaces aio::run's Ctrl-C
     }
-    detail::want(s, sig);
 }
 
 bool remove_signal_handler(int sig) {

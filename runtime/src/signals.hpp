@@ -4,6 +4,7 @@
 #include <atomic>
 #include <cstdint>
 #include <functional>
+#include <memory>
 
 namespace aio::detail {
 
@@ -24,7 +25,10 @@ struct loop_signals {
     std::atomic<bool> ctrl_c{false};         // aio::run's Ctrl-C behaviour is on for SIGINT
     std::atomic<int> sigint_hits{0};         // SIGINTs seen while ctrl_c was on
     // ---- the loop's own ----
-    std::function<void()> handlers[max_signal];
+    // Shared with the callbacks already scheduled, so a handler replaced or removed while a
+    // call is on its way stays alive, and one handler object (its captured state) serves
+    // every call.
+    std::shared_ptr<std::function<void()>> handlers[max_signal];
     int handler_count = 0;          // handlers set (for virtual time: something may come)
     bool ctrl_c_requested = false;  // aio::run asked for Ctrl-C handling
     bool listed = false;            // in the process list
@@ -39,5 +43,7 @@ void take_signals(loop_core& l) noexcept;
 /// user of a signal) and it leaves the process list, after which no signal handler can touch
 /// it. Loop thread; before the wake-up fd is closed.
 void detach_signals(loop_core& l) noexcept;
+/// True while some loop of this process handles `sig` (aio owns its disposition).
+bool aio_handles(int sig) noexcept;
 
 }  // namespace aio::detail

@@ -65,6 +65,9 @@ void lock::acquire() {
         throw usage_error("aio::lock::acquire: task '" + task_ref(&me).name() +
                           "' already holds this lock; aio::lock is not reentrant");
     }
+    if (owner_ != this) {  // held by a task (not by try_acquire outside one): same loop only
+        detail::check_thread(static_cast<detail::task_base*>(owner_), "aio::lock::acquire");
+    }
     detail::check_list_thread(waiters_, "aio::lock::acquire");
     waiter w{&me};
     bool notified = false;
@@ -222,7 +225,12 @@ void condition::wait() {
     if (me.must_cancel_) {
         detail::deliver_cancel(me);
     }
-    std::rethrow_exception(cancelled);
+    if (cancelled) {
+        std::rethrow_exception(cancelled);
+    }
+    // Woken by a cancellation that uncancel() withdrew before the task ran: raised anyway, as
+    // by every other yield point (park()).
+    detail::throw_cancelled(me, me.cancel_message_);
 }
 
 void condition::notify(std::size_t n) {

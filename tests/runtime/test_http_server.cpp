@@ -6,6 +6,7 @@
 
 #include <aio/http/client.hpp>
 #include <aio/http/server.hpp>
+#include <aio/signals.hpp>
 
 #include <catch2/catch.hpp>
 
@@ -637,6 +638,31 @@ TEST_CASE("run_app shuts down gracefully on SIGTERM and returns", "[http][server
     CHECK(r.exited);
     CHECK(r.code == 0);
     CHECK_THAT(r.err, Catch::Contains("shutdown ran\ncleanup ran\nrun_app returned"));
+}
+
+TEST_CASE("run_app keeps the application's own SIGTERM handler and gives it back",
+          "[http][server][signal]") {
+    auto r = aio::test::run_in_child([] {
+        aio::run([] {
+            application app;
+            add_hello(app);
+            aio::add_signal_handler(SIGTERM, [] { std::fputs("app's SIGTERM handler\n", stderr); });
+            app.on_startup.push_back([](application&) {
+                aio::create_task([] {
+                    aio::sleep(50ms);
+                    ::kill(::getpid(), SIGTERM);
+                }).detach();
+            });
+            aio::http::run_app(app, "127.0.0.1", 0, {.print_banner = false});
+            std::fputs("run_app returned\n", stderr);
+            if (aio::remove_signal_handler(SIGTERM)) {
+                std::fputs("handler is back\n", stderr);
+            }
+        });
+    });
+    CHECK(r.exited);
+    CHECK(r.code == 0);
+    CHECK_THAT(r.err, Catch::Contains("app's SIGTERM handler\nrun_app returned\nhandler is back"));
 }
 
 TEST_CASE("run_app shuts down gracefully on Ctrl-C and returns", "[http][server]") {

@@ -243,3 +243,40 @@ TEST_CASE("waiting getters are served in FIFO order", "[queue]") {
         CHECK(who == std::vector<int>{0, 1, 2});
     });
 }
+
+TEST_CASE("an item handed to a getter occupies room until the getter has taken it",
+          "[queue][handoff]") {
+    run_test([] {
+        aio::queue<int> q(1);
+        auto getter = aio::create_task([&] { return q.get(); });
+        aio::sleep(0s);
+        q.put_nowait(1);  // handed to the getter, which has not run
+        CHECK(q.full());  // as asyncio: the item still fills the queue's one slot
+        CHECK_THROWS_AS(q.put_nowait(2), aio::queue_full);
+        getter.cancel();  // gives 1 back: the queue never holds more than maxsize
+        CHECK_THROWS_AS(getter.get(), aio::cancelled_error);
+        CHECK(q.qsize() == 1);
+        CHECK(q.get_nowait() == 1);
+        auto putter = aio::create_task([&] { q.put(3); });
+        aio::sleep(0s);
+        CHECK(putter.done());
+    });
+}
+
+TEST_CASE("a putter waits for room while the last item is on its way to a getter",
+          "[queue][handoff]") {
+    run_test([] {
+        aio::queue<int> q(1);
+        std::vector<int> got;
+        auto getter = aio::create_task([&] { got.push_back(q.get()); });
+        aio::sleep(0s);
+        q.put_nowait(1);  // handed
+        auto putter = aio::create_task([&] { q.put(2); });
+        aio::sleep(0s);  // the getter takes 1; the putter then gets the room
+        getter.get();
+        putter.get();
+        CHECK(got == std::vector<int>{1});
+        CHECK(q.get_nowait() == 2);
+        CHECK(q.qsize() == 0);
+    });
+}

@@ -50,6 +50,24 @@ TEST_CASE("a signal handler runs on the loop each time the signal arrives", "[si
     });
 }
 
+TEST_CASE("one handler object serves every call, its state kept", "[signal]") {
+    run_test([] {
+        std::vector<int> seen;
+        aio::event got;
+        aio::add_signal_handler(SIGUSR1, [&, calls = 0]() mutable {
+            seen.push_back(++calls);
+            got.set();
+        });
+        for (int i = 0; i < 3; ++i) {
+            got.clear();
+            ::kill(::getpid(), SIGUSR1);
+            got.wait();
+        }
+        CHECK(seen == std::vector<int>{1, 2, 3});
+        aio::remove_signal_handler(SIGUSR1);
+    });
+}
+
 TEST_CASE("remove_signal_handler says whether there was one and restores the disposition",
           "[signal]") {
     void* before = disposition(SIGUSR2);

@@ -642,3 +642,27 @@ TEST_CASE("a barrier reset by the last task out lets the next round through", "[
         CHECK(b.n_waiting() == 0);
     });
 }
+
+TEST_CASE("a condition waiter cancelled and uncancelled before it runs raises cancelled_error "
+          "holding the lock",
+          "[condition][cancel]") {
+    run_test([] {
+        aio::condition cond;
+        bool held = false;
+        auto t = aio::create_task([&] {
+            auto g = cond.guard();
+            try {
+                cond.wait();
+            } catch (const aio::cancelled_error&) {
+                held = cond.locked();
+                throw;
+            }
+        });
+        aio::sleep(0s);
+        t.cancel();
+        t.uncancel();  // withdrawn before t runs: its wait was woken anyway
+        CHECK_THROWS_AS(t.get(), aio::cancelled_error);
+        CHECK(held);
+        CHECK_FALSE(cond.locked());
+    });
+}

@@ -91,6 +91,9 @@ TEST_CASE("a task of one loop cannot wait on a task or a primitive of another lo
             aio::sleep(0s);
             std::string get_error;
             std::string wait_error;
+            std::string lock_error;
+            aio::lock held;
+            held.acquire();  // by main; nobody waits for it
             std::thread other([&] {
                 aio::run_options oo;
                 oo.handle_signals = false;
@@ -106,6 +109,11 @@ TEST_CASE("a task of one loop cannot wait on a task or a primitive of another lo
                         } catch (const aio::usage_error& e) {
                             wait_error = e.what();
                         }
+                        try {
+                            held.acquire();
+                        } catch (const aio::usage_error& e) {
+                            lock_error = e.what();
+                        }
                     },
                     oo);
             });
@@ -113,6 +121,8 @@ TEST_CASE("a task of one loop cannot wait on a task or a primitive of another lo
             CHECK_THAT(get_error, Catch::Contains("aio::task::get was called from") &&
                                       Catch::Contains("which runs another event loop"));
             CHECK_THAT(wait_error, Catch::Contains("aio::event::wait was called from"));
+            CHECK_THAT(lock_error, Catch::Contains("aio::lock::acquire was called from"));
+            held.release();
             ev.set();
             waiter.get();
         },

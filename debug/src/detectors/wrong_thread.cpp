@@ -1,8 +1,8 @@
 // wrong-thread: a loop call (event::set, lock::release, queue::put, loop::call_soon, cancel...)
 // made from a thread that does not run the loop. The loop is single-threaded: such a call
-// races with it and corrupts its queues. In debug mode the runtime checks the calling thread
-// at these calls (enable_thread_checks); the call throws usage_error and this reports it with
-// the calling thread's stack. This runs on the foreign thread.
+// races with it and corrupts its queues. The runtime checks the calling thread at these calls
+// (always, debug mode or not); the call throws usage_error, and in debug mode this reports it
+// with the calling thread's stack. This runs on the foreign thread.
 #include "detectors.hpp"
 
 namespace aio::debug::detectors {

@@ -12,8 +12,9 @@ public:
     event(const event&) = delete;
     event& operator=(const event&) = delete;
 
-    /// Sets the flag and wakes every waiting task. Does not suspend. In debug mode, throws
-    /// usage_error when called from a thread that does not run the waiters' loop.
+    /// Sets the flag and wakes every waiting task. Does not suspend. Throws usage_error when
+    /// called from a thread that does not run the waiters' loop (hand it over with
+    /// loop.call_soon_threadsafe).
     void set();
     /// Resets the flag. Does not suspend.
     void clear() noexcept { flag_ = false; }

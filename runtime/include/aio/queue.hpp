@@ -184,6 +184,9 @@ public:
                 raise_abandoned(me, w);
             }
         }
+        if (slot) {
+            --in_flight_;  // taken now, or given back below
+        }
         if (!notified) {
             if (slot) {
                 give_back(std::move(*slot));  // handed just before the cancellation
@@ -193,7 +196,9 @@ public:
         if (w.status == shutdown_status || !slot) {
             throw queue_shut_down();
         }
-        return std::move(*slot);
+        T item = std::move(*slot);
+        make_room();  // the item has left the queue: room for a waiting putter
+        return item;
     }
 
     /// Removes and returns an item without suspending; throws queue_empty, or
@@ -227,6 +232,7 @@ public:
             return;
         }
         task_base& me = require_task("aio::queue::join()");
+        check_list_thread(joiners_, "aio::queue::join");
         waiter w{&me};
         waiter_guard guard(joiners_, w);
         const bool notified = park_or_cancelled(me);
@@ -263,10 +269,11 @@ public:
     [[nodiscard]] std::size_t qsize() const noexcept { return store_.size(); }
     [[nodiscard]] std::size_t maxsize() const noexcept { return maxsize_; }
     [[nodiscard]] bool empty() const noexcept { return store_.size() == 0; }
-    /// True when put() would suspend: the items, plus the slots reserved for putters that were
-    /// woken and have not run yet, fill maxsize.
+    /// True when put() would suspend: the items, plus the items handed to getters that have
+    /// not run yet, plus the slots reserved for putters that were woken and have not run yet,
+    /// fill maxsize. (As in asyncio, an item occupies room until its getter has taken it.)
     [[nodiscard]] bool full() const noexcept {
-        return maxsize_ != 0 && store_.size() + reserved_ >= maxsize_;
+        return maxsize_ != 0 && store_.size() + in_flight_ + reserved_ >= maxsize_;
     }
     [[nodiscard]] bool is_shut_down() const noexcept { return shut_down_; }
 
@@ -279,6 +286,7 @@ private:
         ++unfinished_;
         if (waiter* g = getters_.pop_front()) {
             static_cast<std::optional<T>*>(g->data)->emplace(std::move(item));
+            ++in_flight_;
             notify(*g, 1);
             return;
         }
@@ -294,10 +302,11 @@ private:
         }
         if (waiter* g = getters_.pop_front()) {
             static_cast<std::optional<T>*>(g->data)->emplace(std::move(item));
+            ++in_flight_;
             notify(*g, 1);
             return;
         }
-        store_.push_oldest(std::move(item));
+        store_.push_oldest(std::move(item));  // it still had its room: maxsize holds
     }
 
     T take() {
@@ -333,7 +342,8 @@ private:
     Store store_;
     std::size_t maxsize_;
     std::size_t unfinished_ = 0;
-    std::size_t reserved_ = 0;  // slots promised to woken putters that have not run yet
+    std::size_t reserved_ = 0;   // slots promised to woken putters that have not run yet
+    std::size_t in_flight_ = 0;  // items handed to woken getters that have not run yet
     bool shut_down_ = false;
     bool immediate_ = false;
     wait_list getters_{"aio::queue"};

@@ -1161,47 +1161,48 @@ namespace {
 
 // SIGTERM while run_app serves: a graceful shutdown, through the loop's signal handling
 // (signals.cpp). A SIGTERM handler the application installed on this loop before (its own
-// stats, say) still runs first, and is put back when run_app returns. SIGTERM is left alone
-// when the process had a disposition of its own for it.
+// stats, say) still runs first, and is put back when run_app returns; one the application
+// installs while run_app serves is kept. SIGTERM is left alone when the process has a
+// disposition of its own for it (one not set by aio).
 class sigterm_watch {
 public:
     explicit sigterm_watch(aio::event& stop) {
         aio::detail::loop_core& l = aio::detail::net_loop("http::run_app");
-        std::function<void()> theirs;
         if (l.signals_ && l.signals_->handlers[SIGTERM - 1]) {
-            theirs = l.signals_->handlers[SIGTERM - 1];
-        } else {
+            previous_ = l.signals_->handlers[SIGTERM - 1];
+        } else if (!aio::detail::aio_handles(SIGTERM)) {
             struct sigaction current {};
             ::sigaction(SIGTERM, nullptr, &current);
             if (current.sa_handler != SIG_DFL) {
                 return;
             }
         }
-        previous_ = theirs;
         // A call already scheduled may run after run_app has returned: it finds the anchor
         // empty instead of a destroyed event.
-        aio::add_signal_handler(SIGTERM, [theirs, anchor = anchor_] {
+        aio::add_signal_handler(SIGTERM, [theirs = previous_, anchor = anchor_] {
             if (theirs) {
-                theirs();
+                (*theirs)();
             }
             if (*anchor != nullptr) {
                 (*anchor)->set();
             }
         });
+        ours_ = l.signals_->handlers[SIGTERM - 1];
+        loop_ = &l;
         *anchor_ = &stop;
-        installed_ = true;
     }
     ~sigterm_watch() {
         *anchor_ = nullptr;
-        if (!installed_) {
+        if (loop_ == nullptr || !loop_->signals_ ||
+            loop_->signals_->handlers[SIGTERM - 1] != ours_) {
+            return;  // not installed, or the application replaced it meanwhile: keep theirs
+        }
+        if (previous_) {
+            loop_->signals_->handlers[SIGTERM - 1] = previous_;  // the very same handler object
             return;
         }
         try {
-            if (previous_) {
-                aio::add_signal_handler(SIGTERM, previous_);
-            } else {
-                aio::remove_signal_handler(SIGTERM);
-            }
+            aio::remove_signal_handler(SIGTERM);
         } catch (...) {
         }
     }
@@ -1210,8 +1211,9 @@ public:
 
 private:
     std::shared_ptr<aio::event*> anchor_ = std::make_shared<aio::event*>(nullptr);
-    std::function<void()> previous_;
-    bool installed_ = false;
+    std::shared_ptr<std::function<void()>> previous_;
+    std::shared_ptr<std::function<void()>> ours_;
+    aio::detail::loop_core* loop_ = nullptr;
 };
 
 void serve_until_stopped(application& app, std::string_view host, std::uint16_t port,

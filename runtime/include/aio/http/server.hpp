@@ -310,8 +310,11 @@ private:
 /// it runs its own loop (like aiohttp's web.run_app) and returns after the shutdown, for
 /// Ctrl-C too. Inside a task it suspends; after SIGTERM it returns, and when the task is
 /// cancelled (Ctrl-C cancels the main task) the cancellation goes on after the shutdown.
-/// SIGTERM is handled only while it has its default disposition. Throws what
-/// app_runner::start() throws.
+/// SIGTERM goes through aio::add_signal_handler: a SIGTERM handler the application added on
+/// this loop before still runs first (then the shutdown starts) and is back when run_app
+/// returns; one it adds while serving is kept. A SIGTERM disposition the process set outside
+/// aio is left alone (SIGTERM then does not stop run_app). Throws what app_runner::start()
+/// throws.
 void run_app(application& app, std::string_view host = "0.0.0.0", std::uint16_t port = 8080,
              serve_options options = {});
 
