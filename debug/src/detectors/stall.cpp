@@ -35,7 +35,11 @@ stall_watchdog::stall_watchdog(duration stall, duration slow, bool color, step_p
     , color_(color)
     , loop_thread_(::pthread_self())
     , probe_(probe) {
-    thread_ = std::thread([this] { watch(); });
+    // The first tick's lower bound of a step's start is taken here, on the loop thread: the
+    // watchdog thread may start running only after the loop's first steps have begun (a
+    // loaded machine), and a bound taken there would make the first stall look shorter.
+    const clock::time_point created = clock::now();
+    thread_ = std::thread([this, created] { watch(created); });
 }
 
 stall_watchdog::~stall_watchdog() {
@@ -74,10 +78,10 @@ std::size_t stall_watchdog::suppressed() const noexcept {
 // step first seen at tick T began after the previous tick: `since` (the previous tick) is an upper
 // bound of its length for reports, `first_seen` a lower bound for thresholds, so a step is
 // never flagged for less than its threshold and is reported at most a tick long.
-void stall_watchdog::watch() {
+void stall_watchdog::watch(clock::time_point created) {
     std::unique_lock<std::mutex> lock(mutex_);
     std::uint64_t seen_generation = 0;
-    clock::time_point previous_tick = clock::now();
+    clock::time_point previous_tick = created;
     clock::time_point since{};
     clock::time_point first_seen{};
     duration next_report{};

@@ -57,7 +57,7 @@ public:
     [[nodiscard]] std::size_t suppressed() const noexcept;
 
 private:
-    void watch();
+    void watch(clock::time_point created);
     void capture(std::unique_lock<std::mutex>& lock, stall& s);
     void live_line(const stall& s, duration blocked, bool first);
 
