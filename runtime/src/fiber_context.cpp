@@ -30,6 +30,9 @@ void make_raw_context(context_slot& slot, void* bottom, std::size_t size,
     slot.eh_caught = nullptr;
     slot.eh_uncaught = 0;
     slot.fake_stack = nullptr;
+#if AIO_TSAN
+    slot.tsan_fiber = __tsan_create_fiber(0);
+#endif
 }
 
 static_assert(sizeof(transfer) == sizeof(bctx::transfer_t));
@@ -39,8 +42,22 @@ void exit_context(context_slot& from, context_slot& to, void* data) noexcept {
 #if AIO_ASAN
     __sanitizer_start_switch_fiber(nullptr, to.stack_bottom, to.stack_size);
 #endif
+#if AIO_TSAN
+    __tsan_switch_to_fiber(to.tsan_fiber, 0);
+#endif
     bctx::jump_fcontext(to.ctx, data);
     __builtin_unreachable();
+}
+
+void destroy_context(context_slot& slot) noexcept {
+#if AIO_TSAN
+    if (slot.tsan_fiber != nullptr) {
+        __tsan_destroy_fiber(slot.tsan_fiber);
+        slot.tsan_fiber = nullptr;
+    }
+#else
+    (void)slot;
+#endif
 }
 
 void enter_context(context_slot& self, context_slot& came_from) noexcept {

@@ -7,7 +7,8 @@
 //  - the C++ runtime's exception bookkeeping (__cxa_eh_globals: caught exceptions and the
 //    uncaught count), so a task that suspends inside a catch block cannot tangle another
 //    task's `throw;`;
-//  - the AddressSanitizer fiber annotations, in sanitizer builds.
+//  - the AddressSanitizer and ThreadSanitizer fiber annotations, in sanitizer builds (so that
+//    TSan sees a switch as the synchronization it is, and keeps one shadow stack per fiber).
 #pragma once
 
 #include <aio/detail/config.hpp>
@@ -17,9 +18,13 @@
 
 #include <cstddef>
 
-#if defined(__SANITIZE_ADDRESS__)
+#if defined(AIO_SANITIZE_ADDRESS)
 #define AIO_ASAN 1
 #include <sanitizer/common_interface_defs.h>
+#endif
+#if defined(AIO_SANITIZE_THREAD)
+#define AIO_TSAN 1
+#include <sanitizer/tsan_interface.h>
 #endif
 
 namespace aio::detail {
@@ -85,6 +90,12 @@ AIO_ALWAYS_INLINE transfer switch_context(context_slot& from, context_slot& to,
 #if AIO_ASAN
     __sanitizer_start_switch_fiber(&from.fake_stack, to.stack_bottom, to.stack_size);
 #endif
+#if AIO_TSAN
+    if (from.tsan_fiber == nullptr) {
+        from.tsan_fiber = __tsan_get_current_fiber();  // the loop's own stack: the thread's
+    }
+    __tsan_switch_to_fiber(to.tsan_fiber, 0);
+#endif
     boost::context::detail::transfer_t t = boost::context::detail::jump_fcontext(to.ctx, data);
 #if AIO_ASAN
     __sanitizer_finish_switch_fiber(from.fake_stack, nullptr, nullptr);
@@ -94,6 +105,10 @@ AIO_ALWAYS_INLINE transfer switch_context(context_slot& from, context_slot& to,
 
 /// Leaves a finished fiber for good: like switch_context, but `from` is never resumed.
 [[noreturn]] void exit_context(context_slot& from, context_slot& to, void* data) noexcept;
+
+/// Releases what a context made by make_context holds besides its stack (TSan's fiber).
+/// Called on another context once `slot`'s fiber has exited.
+void destroy_context(context_slot& slot) noexcept;
 
 /// Called first thing in an entry function: completes the sanitizer switch and learns the
 /// bounds of the stack we came from, stored into `came_from`.

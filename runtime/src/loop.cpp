@@ -129,6 +129,7 @@ loop_core::~loop_core() {
             // internal error): the fiber is abandoned where it is suspended, and the loop's
             // reference dropped. Objects on its stack are not destroyed.
             if (t->stack_ != nullptr) {
+                destroy_context(t->slot_);
                 stacks_.release(t->stack_);
                 t->stack_ = nullptr;
             }
@@ -443,7 +444,7 @@ void loop_core::drain_threadsafe() noexcept {
 namespace aio {
 
 std::size_t default_stack_size() noexcept {
-#if defined(__SANITIZE_ADDRESS__)
+#if defined(AIO_SANITIZE_ADDRESS) || defined(AIO_SANITIZE_THREAD)
     return 512 * 1024;
 #else
     return 128 * 1024;

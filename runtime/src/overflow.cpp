@@ -54,7 +54,7 @@ void put_hex(std::uintptr_t v) noexcept {
     put(p);
 }
 
-#if !defined(__SANITIZE_ADDRESS__)  // ASan owns SIGSEGV in sanitizer builds
+#if !defined(AIO_SANITIZE_ADDRESS)  // ASan owns SIGSEGV in sanitizer builds
 
 struct sigaction previous_segv {};
 struct sigaction previous_bus {};
@@ -112,7 +112,7 @@ void install_alt_stack() noexcept {
 }  // namespace
 
 void install_overflow_handler() noexcept {
-#if defined(__SANITIZE_ADDRESS__)
+#if defined(AIO_SANITIZE_ADDRESS)
     // AddressSanitizer owns SIGSEGV in sanitizer builds and reports overflows itself.
     return;
 #else

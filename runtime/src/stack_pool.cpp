@@ -1,6 +1,6 @@
 #include "stack_pool.hpp"
 
-#if defined(__SANITIZE_ADDRESS__)
+#if defined(AIO_SANITIZE_ADDRESS)
 #include <sanitizer/asan_interface.h>
 #endif
 
@@ -95,7 +95,7 @@ namespace {
 // error). Stack memory reused, or remapped at the same address later, must start clean or
 // ASan reports (and trips over) frames that are not there.
 void unpoison(void* p, std::size_t n) noexcept {
-#if defined(__SANITIZE_ADDRESS__)
+#if defined(AIO_SANITIZE_ADDRESS)
     __asan_unpoison_memory_region(p, n);
 #else
     (void)p;

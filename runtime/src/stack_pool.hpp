@@ -22,6 +22,8 @@
 // slow on a VM), only whole slabs when the pool is destroyed with its loop.
 #pragma once
 
+#include <aio/detail/config.hpp>
+
 #include <cstddef>
 #include <cstdint>
 #include <vector>

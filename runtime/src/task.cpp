@@ -168,6 +168,7 @@ void loop_core::finish(task_base* t) noexcept {
         t->stack_deep_ = *watermark_of(t->stack_) != watermark_value;
     }
     if (t->stack_ != nullptr) {
+        destroy_context(t->slot_);
         stacks_.release(t->stack_);
         t->stack_ = nullptr;
     }

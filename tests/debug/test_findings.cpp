@@ -382,7 +382,7 @@ int deep(int depth) {
 }
 }  // namespace
 
-#if !defined(__SANITIZE_ADDRESS__)  // ASan's larger frames would overflow the stack instead
+#if !defined(AIO_SANITIZE_ADDRESS)  // ASan's larger frames would overflow the stack instead
 TEST_CASE("stack-high-water reports a task that used most of its stack",
           "[debug][stack-high-water]") {
     auto r = debug_run([] {

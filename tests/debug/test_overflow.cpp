@@ -16,7 +16,7 @@ int recurse(int depth) {
 }
 }  // namespace
 
-#if !defined(__SANITIZE_ADDRESS__)  // AddressSanitizer reports overflows itself
+#if !defined(AIO_SANITIZE_ADDRESS)  // AddressSanitizer reports overflows itself
 
 TEST_CASE("in debug mode the stack-overflow message names the line that created the task",
           "[debug][stack]") {

@@ -253,7 +253,7 @@ TEST_CASE("an empty host listens on every interface", "[server]") {
 
 TEST_CASE("running out of file descriptors pauses accepting instead of killing the server",
           "[server][errors]") {
-#if defined(__SANITIZE_ADDRESS__)
+#if defined(AIO_SANITIZE_ADDRESS)
     // The sanitizers' own checks need file descriptors (UBSan's vptr check reads
     // /proc/self/maps) and fail spuriously once the process has none left.
     WARN("skipped under the sanitizers");

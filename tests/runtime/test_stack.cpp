@@ -24,7 +24,7 @@ int recurse(int depth) {
 
 }  // namespace
 
-#if !defined(__SANITIZE_ADDRESS__)  // AddressSanitizer reports overflows itself
+#if !defined(AIO_SANITIZE_ADDRESS)  // AddressSanitizer reports overflows itself
 
 namespace {
 aio::run_options quiet() {

@@ -6,6 +6,22 @@
 #define AIO_LIKELY(x) __builtin_expect(!!(x), 1)
 #define AIO_UNLIKELY(x) __builtin_expect(!!(x), 0)
 
+// Sanitizer builds (GCC defines __SANITIZE_*__, clang answers __has_feature).
+#if defined(__SANITIZE_ADDRESS__)
+#define AIO_SANITIZE_ADDRESS 1
+#endif
+#if defined(__SANITIZE_THREAD__)
+#define AIO_SANITIZE_THREAD 1
+#endif
+#if defined(__has_feature)
+#if __has_feature(address_sanitizer) && !defined(AIO_SANITIZE_ADDRESS)
+#define AIO_SANITIZE_ADDRESS 1
+#endif
+#if __has_feature(thread_sanitizer) && !defined(AIO_SANITIZE_THREAD)
+#define AIO_SANITIZE_THREAD 1
+#endif
+#endif
+
 namespace aio::detail {
 
 /// Aborts the program with a message naming the broken invariant (a bug in aio).

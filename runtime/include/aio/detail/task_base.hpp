@@ -33,10 +33,12 @@ struct context_slot {
     // Exception state of this context while it is switched out.
     void* eh_caught = nullptr;
     unsigned int eh_uncaught = 0;
-    // Sanitizer bookkeeping: this context's stack bounds and its saved fake stack.
+    // Sanitizer bookkeeping: this context's stack bounds and its saved fake stack (ASan), its
+    // fiber (TSan).
     const void* stack_bottom = nullptr;
     std::size_t stack_size = 0;
     void* fake_stack = nullptr;
+    void* tsan_fiber = nullptr;
 };
 
 /// Where a task was created: a std::source_location when the caller gave one (task_options),

@@ -12,7 +12,7 @@ namespace aio::detail {
 /// What the sampled thread wrote about itself.
 struct thread_sample {
     static constexpr int max_frames = 64;
-    void* frames[max_frames];  ///< return addresses, innermost first (backtrace(3))
+    void* frames[max_frames] = {};  ///< return addresses, innermost first (backtrace(3))
     int frame_count = 0;
     std::uint64_t task_id = 0;  ///< the task running on the thread's loop, or 0
     char task_name[128] = {};   ///< its name ("task-<id>" when it has none)
