@@ -379,6 +379,12 @@ bool cancel(task_base& t, std::string_view message) noexcept {
         l->each_instrument([&](instrument& i) { i.cancel_requested(ref, message); });
     }
     ++t.cancel_requests_;
+    if (t.awaiting_ != nullptr && t.state_ != task_state::running && t.cancellable_park_ &&
+        !t.notified_ && !t.awaiting_->done()) {
+        // Parked in get() on a task still running: the cancellation goes to that task now,
+        // and this one keeps waiting for it to finish (asyncio: `_fut_waiter.cancel()`).
+        return detail::cancel(*t.awaiting_, message);
+    }
     t.must_cancel_ = true;
     try {
         t.cancel_message_ = message;
@@ -407,9 +413,10 @@ void task_base::join() {
         throw usage_error("task '" + task_ref(this).name() +
                           "' called get() on itself: a task cannot wait for its own end");
     }
-    // Like `await task` in asyncio: cancelling the waiter is passed on to the awaited task,
-    // and the waiter goes on waiting for it to finish. A cancellation that arrives once the
-    // awaited task is done (nothing left to pass it to) is raised here.
+    // Like `await task` in asyncio: cancelling the waiter is passed on to the awaited task
+    // (by cancel() itself while the waiter is parked here, or below when the cancellation came
+    // while it ran), and the waiter goes on waiting for it to finish. A cancellation that
+    // arrives once the awaited task is done (nothing left to pass it to) is raised here.
     while (state_ != task_state::done) {
         if (me.must_cancel_) {
             me.must_cancel_ = false;
@@ -417,7 +424,10 @@ void task_base::join() {
         }
         waiter w{&me};
         waiter_guard guard(done_waiters_, w);
-        if (!park_or_cancelled(me) && state_ == task_state::done && me.must_cancel_) {
+        me.awaiting_ = this;
+        const bool notified = park_or_cancelled(me);
+        me.awaiting_ = nullptr;
+        if (!notified && state_ == task_state::done && me.must_cancel_) {
             deliver_cancel(me);
         }
     }

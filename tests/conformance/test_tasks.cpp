@@ -18,9 +18,6 @@
 //   is virtual (aio::test::run_test), so the times asserted are exact.
 //
 // Intentional differences met while porting (the ports are adapted and say so):
-// - A cancellation passed on to an awaited task reaches it when the awaiting task resumes,
-//   not synchronously inside cancel() as asyncio's Task.cancel() does through _fut_waiter
-//   (test_cancel_task_catching, test_cancel_task_ignoring check the inner task afterwards).
 // - A task whose function lets cancelled_error escape is cancelled. asyncio's gather future
 //   that holds a child's CancelledError as its exception is not "cancelled"
 //   (FutureGatherTests::test_one_cancellation, BaseTaskTests::test_gather_shield).
@@ -638,8 +635,12 @@ TEST_CASE("test_tasks::BaseTaskTests::test_cancel_task_catching", "[conformance]
         fut1.set_result(0);
         run_until([&] { return waits_on_fut2; });  // t waits for fut2
         t.cancel();
+        // As asyncio's Task.cancel() cancels its _fut_waiter: the cancellation went on to
+        // fut2 inside t.cancel() (a task, so it is requested at once and done when fut2 runs).
+        CHECK(fut2.task.cancelling() == 1);
+        CHECK(t.cancelling() == 1);
         CHECK(t.get() == 42);
-        CHECK(fut2.cancelled());  // asyncio: at once, inside t.cancel(); aio: when t resumes
+        CHECK(fut2.cancelled());
         CHECK_FALSE(t.cancelled());
     });
 }
@@ -665,6 +666,7 @@ TEST_CASE("test_tasks::BaseTaskTests::test_cancel_task_ignoring", "[conformance]
         fut1.set_result(0);
         run_until([&] { return waits_on_fut2; });
         t.cancel();
+        CHECK(fut2.task.cancelling() == 1);  // passed on inside t.cancel(), as asyncio
         run_until([&] { return waits_on_fut3; });
         CHECK(fut2.cancelled());
         fut3.set_result(42);

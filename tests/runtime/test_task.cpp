@@ -304,3 +304,24 @@ TEST_CASE("a failed task nobody awaited reaches the exception handler", "[task]"
     CHECK_THAT(messages[0], Catch::Contains("Task exception was never retrieved"));
     CHECK_THAT(messages[0], Catch::Contains("std::logic_error: lost"));
 }
+
+TEST_CASE("cancelling a task waiting in get() passes the cancellation on at once",
+          "[task][cancel]") {
+    run_test([] {
+        auto inner = aio::create_task([] {
+            try {
+                aio::sleep(1h);
+            } catch (const aio::cancelled_error&) {
+                return 42;  // swallows it: the outer task gets the value
+            }
+            return 0;
+        });
+        auto outer = aio::create_task([&] { return inner.get(); });
+        aio::sleep(0s);
+        outer.cancel("stop");
+        CHECK(inner.cancelling() == 1);  // inside outer.cancel(), as asyncio's _fut_waiter
+        CHECK(outer.cancelling() == 1);
+        CHECK(outer.get() == 42);
+        CHECK_FALSE(outer.cancelled());
+    });
+}

@@ -116,6 +116,9 @@ public:
     // cancel() takes them out of their lists at once, so nothing is handed to a task that is
     // about to raise cancelled_error.
     waiter* waits_ = nullptr;
+    // The task this one waits for in get() (join) while parked there: cancel() passes the
+    // cancellation on to it at once, as asyncio's Task.cancel() cancels its _fut_waiter.
+    task_base* awaiting_ = nullptr;
     // Set by the loop to have a parked task report where it waits (instrument
     // task_suspended_at), on its own stack, and park again.
     bool capture_ = false;
