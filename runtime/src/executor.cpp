@@ -57,6 +57,7 @@ void worker_main(std::shared_ptr<thread_pool_executor::state> s) {
 
 namespace detail {
 void (*executor_thread_start_hook)() = nullptr;
+void (*executor_call_returned_hook)() = nullptr;
 }  // namespace detail
 
 std::size_t thread_pool_executor::default_max_workers() noexcept {
@@ -199,26 +200,33 @@ void run_call(thread_pool_executor* ex, const std::shared_ptr<executor_call>& ca
     auto link = std::make_shared<call_link>();
     link->call = call;
     std::shared_ptr<resource_registry> anchor = l.resources_;
-    ex->submit([link, anchor] {
+    ex->submit([link, anchor]() mutable {
         int expected = 0;
         if (link->call->phase.compare_exchange_strong(expected, 1)) {
             link->call->run();
         }
-        // Back to the loop, if it still exists.
-        std::lock_guard<std::mutex> lock(anchor->mutex);
-        if (anchor->loop != nullptr) {
-            loop_core* lp = anchor->loop;
-            try {
-                lp->post_threadsafe([link, lp] {
-                    lp->job_finished();
-                    link->finished = true;
-                    if (link->w != nullptr) {
-                        notify(*link->w);
-                    }
-                });
-            } catch (...) {
-                // The loop stopped accepting callbacks: it is closing and nobody waits.
+        // Back to the loop, if it still exists. The worker hands over its reference: the
+        // call (the callable, its arguments, its result or exception) is destroyed on the
+        // loop thread, never here while the loop may still be reading it.
+        {
+            std::lock_guard<std::mutex> lock(anchor->mutex);
+            if (anchor->loop != nullptr) {
+                loop_core* lp = anchor->loop;
+                try {
+                    lp->post_threadsafe([link = std::move(link), lp] {
+                        lp->job_finished();
+                        link->finished = true;
+                        if (link->w != nullptr) {
+                            notify(*link->w);
+                        }
+                    });
+                } catch (...) {
+                    // The loop stopped accepting callbacks: it is closing and nobody waits.
+                }
             }
+        }
+        if (executor_call_returned_hook != nullptr) {
+            executor_call_returned_hook();
         }
     });
     l.job_started();

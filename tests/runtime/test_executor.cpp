@@ -197,3 +197,56 @@ TEST_CASE("an executor is registered as a resource until shut down", "[executor]
         }
     });
 }
+
+namespace {
+
+std::atomic<bool> worker_may_go_on{false};
+std::atomic<std::thread::id> marker_destroyed_on{};
+std::atomic<std::thread::id> error_destroyed_on{};
+
+struct marker {
+    ~marker() { marker_destroyed_on = std::this_thread::get_id(); }
+};
+
+struct marked_error : std::runtime_error {
+    marked_error()
+        : std::runtime_error("marked") {}
+    marked_error(const marked_error&) = default;
+    ~marked_error() override { error_destroyed_on = std::this_thread::get_id(); }
+};
+
+}  // namespace
+
+TEST_CASE("a call's callable and exception are destroyed on the loop thread, not the worker's",
+          "[executor][thread]") {
+    // The worker must not drop the last reference: the loop may still be reading the result,
+    // and the user's captures and exception types need not be thread-safe. The hook holds the
+    // worker after it handed the call back, until the caller has finished with it.
+    struct hook_guard {
+        hook_guard() {
+            worker_may_go_on = false;
+            aio::detail::executor_call_returned_hook = [] {
+                auto give_up = std::chrono::steady_clock::now() + 10s;
+                while (!worker_may_go_on && std::chrono::steady_clock::now() < give_up) {
+                    std::this_thread::sleep_for(1ms);
+                }
+            };
+        }
+        ~hook_guard() { aio::detail::executor_call_returned_hook = nullptr; }
+    };
+    run_test([] {
+        auto loop_thread = std::this_thread::get_id();
+        aio::thread_pool_executor pool(1, "held");
+        hook_guard held;
+        try {
+            aio::run_in_executor(&pool, [m = std::make_shared<marker>()] { throw marked_error(); });
+            FAIL("the exception was not rethrown");
+        } catch (const marked_error& e) {
+            CHECK(std::string(e.what()) == "marked");
+        }
+        worker_may_go_on = true;
+        REQUIRE(pool.shutdown_for(10s));
+        CHECK(marker_destroyed_on.load() == loop_thread);
+        CHECK(error_destroyed_on.load() == loop_thread);
+    });
+}

@@ -69,6 +69,10 @@ namespace detail {
 /// that throws simulates a thread that cannot be created. nullptr (the default) in programs.
 extern void (*executor_thread_start_hook)();
 
+/// Tests: called on the worker thread after a finished call was handed back to the loop.
+/// nullptr (the default) in programs.
+extern void (*executor_call_returned_hook)();
+
 /// What a worker thread and the waiting task share.
 struct executor_call {
     virtual ~executor_call() = default;
@@ -105,7 +109,9 @@ void run_call(thread_pool_executor* ex, const std::shared_ptr<executor_call>& ca
 /// calling task until it returns; returns its value or rethrows its exception
 /// (loop.run_in_executor). Yield point and cancellation point: cancelling the caller
 /// raises cancelled_error in it at once; a job not yet started is dropped, but a running job
-/// cannot be stopped: its thread goes on to the end and its result is discarded.
+/// cannot be stopped: its thread goes on to the end and its result is discarded. `fn`, the
+/// arguments, the result and the exception are destroyed on the loop thread (on the worker
+/// only if the loop closed before the job ended).
 /// Throws usage_error outside a task or after the executor was shut down.
 template <class Fn, class... Args>
 auto run_in_executor(thread_pool_executor* executor, Fn&& fn, Args&&... args)
