@@ -58,6 +58,7 @@ std::string to_json(const run_summary& run, const std::vector<finding>& findings
             f.duration_ms >= 0 ? nlohmann::json(f.duration_ms) : nlohmann::json(nullptr);
         x["at_ms"] = f.at_ms;
         x["culprit"] = frames_json(f.culprit);
+        x["inside"] = frames_json(f.inside);
         x["creation"] = frames_json(f.creation);
         x["why"] = f.why;
         x["fix"] = f.fix;

@@ -384,7 +384,8 @@ void session::flush() noexcept {
     batch.swap(queue_);
     for (auto& r : batch) {
         try {
-            std::vector<frame> culprit = symbolize(r.culprit, cfg_.stack_depth);
+            std::vector<frame> inside;
+            std::vector<frame> culprit = symbolize(r.culprit, cfg_.stack_depth, &inside);
             std::vector<frame> creation;
             if (r.creation != nullptr) {
                 creation = symbolize(*r.creation, cfg_.stack_depth);
@@ -405,6 +406,7 @@ void session::flush() noexcept {
             }
             finding f = std::move(r.f);
             f.culprit = std::move(culprit);
+            f.inside = std::move(inside);
             f.creation = std::move(creation);
             const auto& place = !f.culprit.empty() ? f.culprit : f.creation;
             f.title = r.title + (f.culprit.empty() ? " (created at " : " at ") + where(place) +
@@ -455,6 +457,17 @@ void session::print(const finding& f) noexcept {
             }
         };
         stack("where", f.culprit);
+        if (!f.inside.empty()) {
+            // What the user's line was blocked in, outermost (nearest the user) first.
+            std::string chain;
+            for (auto it = f.inside.rbegin(); it != f.inside.rend(); ++it) {
+                if (!chain.empty()) {
+                    chain += " -> ";
+                }
+                chain += !it->function.empty() ? it->function : where({*it});
+            }
+            line("inside", chain);
+        }
         stack("created at", f.creation);
         line("why it hurts", f.why);
         line("fix", f.fix);

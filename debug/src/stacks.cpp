@@ -5,9 +5,12 @@
 #include <fstream>
 #include <mutex>
 #include <string>
+#include <string_view>
 #include <unordered_map>
+#include <unordered_set>
 
 #include <backward.hpp>
+#include <dlfcn.h>
 #include <execinfo.h>
 
 namespace aio::debug {
@@ -21,31 +24,112 @@ raw_stack capture_stack(std::size_t max) {
 
 namespace {
 
-bool is_internal(const frame& f) {
-    const std::string& file = f.file;
-    const std::string& fn = f.function;
-    if (file.find("/runtime/include/aio/") != std::string::npos ||
-        file.find("/runtime/src/") != std::string::npos ||
-        file.find("/debug/src/") != std::string::npos ||
-        file.find("/include/c++/") != std::string::npos ||
-        file.find("backward.hpp") != std::string::npos) {
+// aio's own files, by their path relative to the project (generated: debug/CMakeLists.txt).
+constexpr const char* own_files[] = {
+#include "aio_own_files.inc"
+};
+
+// "runtime/include/aio/task.hpp" is also known by its path inside an include directory,
+// "aio/task.hpp", which is all an installed, vendored or symlinked copy has in common.
+const std::unordered_set<std::string_view>& own_suffixes() {
+    static const std::unordered_set<std::string_view> set = [] {
+        std::unordered_set<std::string_view> s;
+        for (const char* f : own_files) {
+            std::string_view v(f);
+            s.insert(v);
+            if (auto at = v.find("/include/aio/"); at != std::string_view::npos) {
+                s.insert(v.substr(at + std::string_view("/include/").size()));
+            }
+        }
+        return s;
+    }();
+    return set;
+}
+
+// A file of aio's: a path that ends in one of aio's own relative paths, at a '/'.
+bool is_own_file(std::string_view file) {
+    const auto& suffixes = own_suffixes();
+    if (suffixes.count(file) != 0) {
         return true;
     }
-    // glibc's own frames (built from ../sysdeps/...), the vDSO and compiler helpers.
-    if (file.rfind("../", 0) == 0 || fn.rfind("__", 0) == 0) {
-        return true;
-    }
-    if (fn.rfind("aio::detail::", 0) == 0 || fn.rfind("aio::debug::", 0) == 0 ||
-        fn.rfind("std::", 0) == 0 || fn.rfind("__gnu_cxx::", 0) == 0 ||
-        fn.rfind("backtrace", 0) == 0 || fn == "make_fcontext" || fn == "jump_fcontext") {
-        return true;
-    }
-    // A frame nothing is known about tells the reader nothing.
-    if (file.empty() && fn.empty()) {
-        return true;
+    for (std::size_t at = file.find('/'); at != std::string_view::npos;
+         at = file.find('/', at + 1)) {
+        if (suffixes.count(file.substr(at + 1)) != 0) {
+            return true;
+        }
     }
     return false;
 }
+
+// The qualified name of a demangled function, without its return type and parameters:
+// "aio::task<int> fetch(int)" -> "fetch", "void aio::detail::run<F>(F&)" -> "aio::detail::run<F>".
+std::string_view qualified_name(std::string_view fn) {
+    int depth = 0;
+    std::size_t name_start = 0;
+    for (std::size_t i = 0; i < fn.size(); ++i) {
+        const char c = fn[i];
+        if (c == '(' && depth == 0) {
+            return fn.substr(name_start, i - name_start);
+        }
+        if (c == '<' || c == '(' || c == '{' || c == '[') {
+            ++depth;
+        } else if ((c == '>' || c == ')' || c == '}' || c == ']') && depth > 0) {
+            --depth;
+        } else if (c == ' ' && depth == 0) {
+            name_start = i + 1;
+        }
+    }
+    return fn.substr(name_start);
+}
+
+bool starts_with(std::string_view s, std::string_view prefix) {
+    return s.substr(0, prefix.size()) == prefix;
+}
+
+// The object (executable or shared library) an address lies in.
+std::string object_of(std::uintptr_t address) {
+    Dl_info info{};
+    if (address != 0 && ::dladdr(reinterpret_cast<void*>(address), &info) != 0 &&
+        info.dli_fname != nullptr) {
+        return info.dli_fname;
+    }
+    return {};
+}
+
+}  // namespace
+
+frame_origin origin_of(const frame& f) {
+    const std::string_view file = f.file;
+    const std::string_view name = qualified_name(f.function);
+    // aio itself: its headers and sources wherever they are, its namespaces, its fibers.
+    if ((!file.empty() && is_own_file(file)) || starts_with(name, "aio::") ||
+        f.function == "make_fcontext" || f.function == "jump_fcontext" ||
+        f.function == "ontop_fcontext" || file.find("backward.hpp") != std::string_view::npos) {
+        return frame_origin::aio;
+    }
+    // The C and C++ libraries: system headers (inlined into the user's code), glibc's own
+    // sources (Debian builds them from "./nptl/...", "../sysdeps/..."), the standard
+    // library's and the compiler's helpers, and any code in a system library's address range.
+    if (starts_with(file, "/usr/include/") || starts_with(file, "/usr/lib/") ||
+        file.find("/include/c++/") != std::string_view::npos || starts_with(file, "./") ||
+        starts_with(file, "../") || starts_with(file, "bits/") || starts_with(name, "std::") ||
+        starts_with(name, "__") || starts_with(name, "backtrace")) {
+        return frame_origin::library;
+    }
+    const std::string object = object_of(f.address);
+    if (starts_with(object, "/lib/") || starts_with(object, "/lib64/") ||
+        starts_with(object, "/usr/lib/") || starts_with(object, "/usr/lib64/") ||
+        starts_with(object, "linux-vdso")) {
+        return frame_origin::library;
+    }
+    // A frame nothing is known about tells the reader nothing.
+    if (file.empty() && f.function.empty()) {
+        return frame_origin::library;
+    }
+    return frame_origin::user;
+}
+
+namespace {
 
 bool is_bottom(const frame& f) {
     return f.function == "main" || f.function.rfind("__libc_start", 0) == 0 ||
@@ -127,19 +211,29 @@ void warm_up_symbolizer() noexcept {
     (void)symbolize(here, 1);
 }
 
-std::vector<frame> symbolize(const raw_stack& stack, std::size_t depth) {
+std::vector<frame> symbolize(const raw_stack& stack, std::size_t depth,
+                             std::vector<frame>* inside) {
     static std::mutex mutex;
     std::lock_guard<std::mutex> lock(mutex);
     // Resolve frame by frame and stop as soon as `depth` user frames are known: the frames
     // below them (libc's, the C++ runtime's) are never looked up, and looking one up can
     // mean loading and decompressing that library's debug information (100 ms and more).
-    // Leading aio/std frames are skipped, and so are aio/std frames between user frames.
+    // aio's frames are skipped wherever they are; library frames are skipped too, but the
+    // ones the first user frame was calling into are handed back in `inside`.
     std::vector<frame> out;
+    std::vector<frame> library;  // library frames seen before the first user frame
     try {
         bool full = depth == 0;
         for (std::size_t i = 0; i < stack.size() && !full; ++i) {
             for (const frame& f : resolve(stack[i])) {
-                if (is_internal(f)) {
+                const frame_origin o = origin_of(f);
+                // Library frames the user's call went into, each function once (inlined
+                // expansions repeat a name) and only those that have one.
+                if (o == frame_origin::library && out.empty() && !f.function.empty() &&
+                    (library.empty() || library.back().function != f.function)) {
+                    library.push_back(f);
+                }
+                if (o != frame_origin::user) {
                     continue;
                 }
                 out.push_back(f);
@@ -150,6 +244,15 @@ std::vector<frame> symbolize(const raw_stack& stack, std::size_t depth) {
             }
         }
     } catch (...) {
+    }
+    if (inside != nullptr) {
+        // The library frames nearest the user's call say the most ("std::mutex::lock",
+        // "pthread_mutex_lock"); keep those, innermost first.
+        constexpr std::size_t keep = 4;
+        if (library.size() > keep) {
+            library.erase(library.begin(), library.end() - keep);
+        }
+        *inside = out.empty() ? std::vector<frame>{} : std::move(library);
     }
     for (frame& f : out) {
         add_snippet(f);

@@ -18,10 +18,25 @@ using raw_stack = std::vector<void*>;
 /// Captures the calling thread's stack (at most `max` frames). Safe on a fiber stack.
 raw_stack capture_stack(std::size_t max = 48);
 
-/// Resolves raw addresses to frames, drops aio's and the standard library's frames before
-/// the first user frame, and keeps at most `depth` frames. Call on the loop's own stack or a
+/// Where a resolved frame's code comes from.
+enum class frame_origin {
+    user,     ///< the program's own code: the frames a finding names
+    aio,      ///< aio's headers and sources (wherever installed), aio::, Boost.Context
+    library,  ///< the C and C++ libraries: system headers, glibc, libstdc++, the vDSO
+};
+
+/// Classifies `f` by what it is: its file against aio's own files (matched by their path
+/// relative to the project or to an include directory, so any install location works), its
+/// function's namespace, and the object its address lies in. Never throws.
+frame_origin origin_of(const frame& f);
+
+/// Resolves raw addresses to frames and keeps at most `depth` user frames: aio's and the
+/// libraries' frames are dropped. When `inside` is given, it receives the library frames
+/// (at most 4, innermost first) that the first user frame was calling into when the stack was
+/// captured, e.g. pthread_mutex_lock under std::mutex::lock. Call on the loop's own stack or a
 /// normal thread (libdw needs room). Never throws.
-std::vector<frame> symbolize(const raw_stack& stack, std::size_t depth);
+std::vector<frame> symbolize(const raw_stack& stack, std::size_t depth,
+                             std::vector<frame>* inside = nullptr);
 
 /// Loads the symbolizer's view of the program (libdw reading debug info can take a few
 /// hundred milliseconds), so the first report is quick. Any thread; idempotent.

@@ -27,9 +27,13 @@ struct finding {
     std::string message;   ///< details (exception text, resource name, ...)
     std::uint64_t task_id = 0;
     std::string task_name;
-    double duration_ms = -1;      ///< how long (stall, slow step, blocking call), or -1
-    double at_ms = 0;             ///< time since the loop started when it was first seen
-    std::vector<frame> culprit;   ///< where it happened (the user's frames first)
+    double duration_ms = -1;     ///< how long (stall, slow step, blocking call), or -1
+    double at_ms = 0;            ///< time since the loop started when it was first seen
+    std::vector<frame> culprit;  ///< where it happened: the user's frames, innermost first
+    /// The library frames (libc, libstdc++; at most 4, innermost first) that the first culprit
+    /// frame was calling into when the stack was captured: what the user's line was blocked
+    /// in, e.g. pthread_mutex_lock. Empty when the user's line was not inside a library.
+    std::vector<frame> inside;
     std::vector<frame> creation;  ///< where the task (or resource) was created
     std::string why;              ///< why it hurts
     std::string fix;              ///< how to fix it
