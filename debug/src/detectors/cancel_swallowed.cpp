@@ -20,7 +20,7 @@ void cancel_swallowed(session& s, const task_ref& t) {
               "timeouts stop working and shutdown waits for a task that keeps going";
     r.f.fix = "rethrow aio::cancelled_error after cleanup (catch (...) { cleanup(); throw; }); if "
               "stopping the cancellation is really meant, call aio::current_task().uncancel()";
-    r.f.lesson = "cancel-swallowed";
+    r.f.lesson = "17-cancel-swallowed";
     s.report(std::move(r));
 }
 

@@ -18,7 +18,7 @@ void stack_high_water(session& s, const task_ref& t) {
               "array, a deeper library call) overflows it and the program aborts";
     r.f.fix = "keep large buffers off the stack (std::vector), avoid deep recursion in tasks, or "
               "give this task a bigger stack: aio::task_options{.stack_size = ...}";
-    r.f.lesson = "fiber-stack-overflow";
+    r.f.lesson = "23-fiber-stack-overflow";
     s.report(std::move(r));
 }
 

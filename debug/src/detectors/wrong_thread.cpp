@@ -18,7 +18,7 @@ void wrong_thread(session& s, const char* call) {
               "a call from another thread races with the loop and corrupts its state";
     r.f.fix = "hand the work to the loop with get_running_loop().call_soon_threadsafe(fn) (capture "
               "the loop reference on the loop thread), or return the result from aio::to_thread";
-    r.f.lesson = "wrong-thread";
+    r.f.lesson = "22-wrong-thread";
     s.report_from_any_thread(std::move(r));
 }
 
