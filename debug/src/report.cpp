@@ -43,6 +43,7 @@ std::string to_json(const run_summary& run, const std::vector<finding>& findings
         {"peak_tasks_alive", run.peak_tasks_alive},
         {"steps", run.steps},
         {"longest_stall_ms", run.longest_stall_ms},
+        {"ended", run.ended},
     };
     nlohmann::json counts = nlohmann::json::object();
     auto list = nlohmann::json::array();

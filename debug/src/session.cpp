@@ -2,14 +2,17 @@
 
 #include "detectors/detectors.hpp"
 
+#include <aio/detail/task_base.hpp>
 #include <aio/errors.hpp>
 
 #include <algorithm>
 #include <atomic>
 #include <cstdio>
 #include <ctime>
+#include <exception>
 #include <fstream>
 #include <mutex>
+#include <thread>
 #include <unordered_set>
 
 #include <unistd.h>
@@ -66,6 +69,32 @@ std::string merge_key(const std::string& id, const std::vector<frame>& culprit,
 
 }  // namespace
 
+namespace {
+
+// The sessions alive in the process, for the terminate handler.
+std::mutex sessions_mutex;
+std::vector<session*> sessions;
+std::terminate_handler previous_terminate = nullptr;
+
+// std::terminate (an exception nobody caught, typically a usage_error thrown on a foreign
+// thread): the loops never close, so each session writes what it has found so far.
+[[noreturn]] void on_terminate() {
+    {
+        std::unique_lock<std::mutex> lock(sessions_mutex, std::try_to_lock);
+        if (lock.owns_lock()) {
+            for (session* s : sessions) {
+                s->at_terminate();
+            }
+        }
+    }
+    if (previous_terminate != nullptr) {
+        previous_terminate();
+    }
+    std::abort();
+}
+
+}  // namespace
+
 session::session(config settings, loop& l, std::string options_text)
     : cfg_(std::move(settings))
     , loop_(&l)
@@ -81,6 +110,12 @@ session::session(config settings, loop& l, std::string options_text)
     // mid-run, which delayed the program's first timers; the stack-overflow message also
     // needs creation sites resolved before a task can overflow.
     warm_up_symbolizer();
+    {
+        std::lock_guard<std::mutex> lock(sessions_mutex);
+        sessions.push_back(this);
+        static std::once_flag installed;
+        std::call_once(installed, [] { previous_terminate = std::set_terminate(on_terminate); });
+    }
     if (cfg_.wants("blocking-call")) {
         set_blocking_call_session(this);
     }
@@ -99,6 +134,8 @@ session::session(config settings, loop& l, std::string options_text)
 
 session::~session() {
     set_blocking_call_session(nullptr);
+    std::lock_guard<std::mutex> lock(sessions_mutex);
+    sessions.erase(std::find(sessions.begin(), sessions.end(), this));
 }
 
 std::size_t session::findings_in_process() noexcept {
@@ -158,7 +195,8 @@ void session::after_task_step(const task_ref& t) noexcept {
         if (auto r = stall_->collect(ended)) {
             if (r->stalled) {
                 duration blocked = r->stalled->blocked;
-                detectors::stall(*this, t, blocked, std::move(r->stalled->stack));
+                detectors::stall(*this, t, blocked, std::move(r->stalled->stack),
+                                 r->stalled->syscall);
                 longest_stall_ms_ = std::max(
                     longest_stall_ms_, std::chrono::duration<double, std::milli>(blocked).count());
             }
@@ -282,9 +320,36 @@ void session::loop_closing(loop& l) noexcept {
         detectors::leaked_resource(*this, l);
     }
     flush();
-    print_summary();
+    std::lock_guard<std::timed_mutex> lock(findings_mutex_);
+    print_summary(loop_->stats());
     if (!cfg_.report_path.empty()) {
-        write_report();
+        write_report(loop_->stats(), now_ms(), "closed");
+    }
+    closed_ = true;
+}
+
+void session::at_terminate() noexcept {
+    try {
+        // The loop thread may be in the middle of recording a finding: wait a little for it,
+        // but never hang a dying process (it may be this very thread that holds the lock).
+        std::unique_lock<std::timed_mutex> lock(findings_mutex_, std::chrono::milliseconds(200));
+        if (!lock.owns_lock() || closed_) {
+            return;
+        }
+        std::string why = "aio debug: std::terminate() is ending the program";
+        if (std::exception_ptr e = std::current_exception()) {
+            why += " (uncaught " + describe_exception(e) + ")";
+        }
+        std::fputs((why + "; the findings so far:\n").c_str(), stderr);
+        // The loop's counters belong to the loop thread, which is still running: not read.
+        const double ran_ms =
+            std::chrono::duration<double, std::milli>(clock::now() - started_real_).count();
+        print_summary(std::nullopt);
+        if (!cfg_.report_path.empty()) {
+            write_report(std::nullopt, ran_ms, "terminate");
+        }
+        closed_ = true;
+    } catch (...) {
     }
 }
 
@@ -308,10 +373,14 @@ void session::wrong_thread(const char* call) noexcept {
 void session::report_from_any_thread(raw_finding r) noexcept {
     try {
         r.f.at_ms = now_ms();
-        std::lock_guard<std::mutex> lock(foreign_mutex_);
-        foreign_.push_back(std::move(r));
-        foreign_pending_.store(true, std::memory_order_release);
-        probe_.attention.store(true, std::memory_order_release);
+        // Recorded and printed now, on the calling thread: the call is about to throw
+        // usage_error, and if nothing catches it the process ends before the loop's next flush.
+        if (detail::current_task_or_null() == nullptr) {
+            record(std::move(r));
+        } else {
+            // A task of another loop: libdw needs more stack than a fiber has.
+            std::thread([&] { record(std::move(r)); }).join();
+        }
     } catch (...) {
     }
 }
@@ -369,54 +438,52 @@ void session::flush() noexcept {
     if (!unresolved_sites_.empty()) {
         resolve_new_sites();
     }
-    if (foreign_pending_.load(std::memory_order_relaxed) &&
-        foreign_pending_.exchange(false, std::memory_order_acquire)) {
-        std::lock_guard<std::mutex> lock(foreign_mutex_);
-        for (auto& r : foreign_) {
-            queue_.push_back(std::move(r));
-        }
-        foreign_.clear();
-    }
     if (queue_.empty()) {
         return;
     }
     std::vector<raw_finding> batch;
     batch.swap(queue_);
     for (auto& r : batch) {
-        try {
-            std::vector<frame> inside;
-            std::vector<frame> culprit = symbolize(r.culprit, cfg_.stack_depth, &inside);
-            std::vector<frame> creation;
-            if (r.creation != nullptr) {
-                creation = symbolize(*r.creation, cfg_.stack_depth);
-            } else if (!r.creation_owned.empty()) {
-                creation = symbolize(r.creation_owned, cfg_.stack_depth);
-            } else if (r.creation_site != nullptr) {
-                creation = symbolize(raw_stack{r.creation_site}, cfg_.stack_depth);
-            }
-            std::string key = merge_key(r.f.id, culprit, creation, r.title);
-            if (auto it = merged_.find(key); it != merged_.end()) {
-                finding& f = findings_[it->second];
-                ++f.count;
-                if (r.f.duration_ms > f.duration_ms) {
-                    f.duration_ms = r.f.duration_ms;
-                }
-                ++process_findings;
-                continue;
-            }
-            finding f = std::move(r.f);
-            f.culprit = std::move(culprit);
-            f.inside = std::move(inside);
-            f.creation = std::move(creation);
-            const auto& place = !f.culprit.empty() ? f.culprit : f.creation;
-            f.title = r.title + (f.culprit.empty() ? " (created at " : " at ") + where(place) +
-                      (f.culprit.empty() ? ")" : "");
-            merged_.emplace(key, findings_.size());
-            findings_.push_back(std::move(f));
-            ++process_findings;
-            print(findings_.back());
-        } catch (...) {
+        record(std::move(r));
+    }
+}
+
+void session::record(raw_finding r) noexcept {
+    try {
+        // Symbolized outside the lock (symbolize has its own): a foreign thread's finding
+        // must not hold up the loop's flush.
+        std::vector<frame> inside;
+        std::vector<frame> culprit = symbolize(r.culprit, cfg_.stack_depth, &inside);
+        std::vector<frame> creation;
+        if (r.creation != nullptr) {
+            creation = symbolize(*r.creation, cfg_.stack_depth);
+        } else if (!r.creation_owned.empty()) {
+            creation = symbolize(r.creation_owned, cfg_.stack_depth);
+        } else if (r.creation_site != nullptr) {
+            creation = symbolize(raw_stack{r.creation_site}, cfg_.stack_depth);
         }
+        std::string key = merge_key(r.f.id, culprit, creation, r.title);
+        std::lock_guard<std::timed_mutex> lock(findings_mutex_);
+        ++process_findings;
+        if (auto it = merged_.find(key); it != merged_.end()) {
+            finding& f = findings_[it->second];
+            ++f.count;
+            if (r.f.duration_ms > f.duration_ms) {
+                f.duration_ms = r.f.duration_ms;
+            }
+            return;
+        }
+        finding f = std::move(r.f);
+        f.culprit = std::move(culprit);
+        f.inside = std::move(inside);
+        f.creation = std::move(creation);
+        const auto& place = !f.culprit.empty() ? f.culprit : f.creation;
+        f.title = r.title + (f.culprit.empty() ? " (created at " : " at ") + where(place) +
+                  (f.culprit.empty() ? ")" : "");
+        merged_.emplace(key, findings_.size());
+        findings_.push_back(std::move(f));
+        print(findings_.back());
+    } catch (...) {
     }
 }
 
@@ -477,9 +544,8 @@ void session::print(const finding& f) noexcept {
     }
 }
 
-void session::print_summary() noexcept {
+void session::print_summary(std::optional<loop::statistics> st) noexcept {
     try {
-        auto st = loop_->stats();
         std::map<std::string, std::size_t> counts;
         std::size_t total = 0;
         for (const auto& f : findings_) {
@@ -497,9 +563,11 @@ void session::print_summary() noexcept {
             }
             text += ")";
         }
-        text += "; " + std::to_string(st.tasks_spawned) + " tasks spawned, peak " +
-                std::to_string(st.peak_tasks_alive) + " alive, " + std::to_string(st.steps) +
-                " steps";
+        if (st) {
+            text += "; " + std::to_string(st->tasks_spawned) + " tasks spawned, peak " +
+                    std::to_string(st->peak_tasks_alive) + " alive, " + std::to_string(st->steps) +
+                    " steps";
+        }
         if (longest_stall_ms_ > 0) {
             text += ", longest stall " + format_duration(std::chrono::nanoseconds(
                                              static_cast<long long>(longest_stall_ms_ * 1e6)));
@@ -514,18 +582,21 @@ void session::print_summary() noexcept {
     }
 }
 
-void session::write_report() noexcept {
+void session::write_report(std::optional<loop::statistics> st, double duration_ms,
+                           const char* ended) noexcept {
     try {
         run_summary run;
         run.program = program_name();
         run.pid = static_cast<long>(::getpid());
         run.started = started_iso_;
         run.options = options_text_;
-        run.duration_ms = now_ms();
-        auto st = loop_->stats();
-        run.tasks_spawned = st.tasks_spawned;
-        run.peak_tasks_alive = st.peak_tasks_alive;
-        run.steps = st.steps;
+        run.duration_ms = duration_ms;
+        run.ended = ended;
+        if (st) {
+            run.tasks_spawned = st->tasks_spawned;
+            run.peak_tasks_alive = st->peak_tasks_alive;
+            run.steps = st->steps;
+        }
         run.longest_stall_ms = longest_stall_ms_;
         std::ofstream out(cfg_.report_path, std::ios::trunc);
         out << to_json(run, findings_);

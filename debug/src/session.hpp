@@ -15,6 +15,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <unordered_map>
@@ -57,8 +58,12 @@ public:
 
     /// Queues a finding; cheap, callable on a fiber stack. Printed at the next flush.
     void report(raw_finding r) noexcept;
-    /// Queues a finding from any thread (wrong-thread); printed at the loop's next flush.
+    /// Records and prints a finding on the calling thread, any thread (wrong-thread): the
+    /// caller may be about to end the process with an uncaught exception.
     void report_from_any_thread(raw_finding r) noexcept;
+    /// std::terminate is ending the process: prints the summary and writes the report of the
+    /// findings recorded so far (once; nothing if the loop already closed). Any thread.
+    void at_terminate() noexcept;
     /// Reports `r` once task `t` has said where it is parked (where its step ended); at once
     /// if it is not parked. Loop stack.
     void report_when_parked(const task_ref& t, raw_finding r) noexcept;
@@ -82,9 +87,14 @@ public:
     static std::size_t findings_in_process() noexcept;
 
 private:
+    /// Symbolizes `r`, merges it into findings_ or adds and prints it. Any thread, on a
+    /// normal (not fiber) stack.
+    void record(raw_finding r) noexcept;
     void print(const finding& f) noexcept;
-    void print_summary() noexcept;
-    void write_report() noexcept;
+    /// With findings_mutex_ held; `st` empty when the loop's counters cannot be read.
+    void print_summary(std::optional<loop::statistics> st) noexcept;
+    void write_report(std::optional<loop::statistics> st, double duration_ms,
+                      const char* ended) noexcept;
 
     config cfg_;
     loop* loop_;
@@ -92,11 +102,13 @@ private:
     time_point start_;
     std::string started_iso_;
     std::vector<raw_finding> queue_;
-    std::mutex foreign_mutex_;
-    std::vector<raw_finding> foreign_;          // guarded by foreign_mutex_
-    std::atomic<bool> foreign_pending_{false};  // lets flush skip the mutex when empty
+    clock::time_point started_real_ = clock::now();
+    // Guards findings_, merged_ and closed_: findings are recorded on the loop thread and on
+    // foreign threads (wrong-thread), and read by the terminate handler.
+    std::timed_mutex findings_mutex_;
     std::vector<finding> findings_;
     std::map<std::string, std::size_t> merged_;  // merge key -> index in findings_
+    bool closed_ = false;                        // the summary and report are written
     std::unordered_map<void*, std::unique_ptr<raw_stack>> creation_stacks_;  // by caller address
     // Creation sites resolved to file:line, so the runtime's stack-overflow message (printed
     // from a signal handler, which cannot symbolize) can name the line in debug mode.

@@ -77,12 +77,43 @@ void set_current_loop(loop_core* l) noexcept {
     tls_loop = l;
 }
 
+namespace {
+
+// Every loop alive in the process, so that an aio call from a thread that runs none can be
+// told apart from a program that runs none: with one loop running elsewhere it is that loop's
+// wrong-thread error. Changed only when a loop is built or destroyed.
+std::mutex running_loops_mutex;
+std::vector<loop_core*> running_loops;
+
+[[noreturn]] void throw_no_loop(const char* what) {
+    throw usage_error(std::string(what) + ": no running event loop on " + calling_thread() +
+                      "; call it from code started by aio::run(main), or, from another "
+                      "thread, hand the work to a loop with loop.call_soon_threadsafe(fn)");
+}
+
+}  // namespace
+
+std::string foreign_call(const char* what) {
+    // Held while the loop's instruments report: the loop cannot be destroyed meanwhile.
+    std::lock_guard<std::mutex> lock(running_loops_mutex);
+    if (running_loops.size() == 1) {
+        return running_loops.front()->report_wrong_thread(what, false);
+    }
+    return std::string();
+}
+
+void no_loop_on_this_thread(const char* what) {
+    std::string message = foreign_call(what);
+    if (!message.empty()) {
+        throw usage_error(message);
+    }
+    throw_no_loop(what);
+}
+
 loop_core& require_loop(const char* what) {
     loop_core* l = tls_loop;
-    if (l == nullptr) {
-        throw usage_error(std::string(what) + ": no running event loop on " + calling_thread() +
-                          "; call it from code started by aio::run(main), or, from another "
-                          "thread, hand the work to a loop with loop.call_soon_threadsafe(fn)");
+    if (AIO_UNLIKELY(l == nullptr)) {
+        no_loop_on_this_thread(what);
     }
     return *l;
 }
@@ -110,9 +141,15 @@ loop_core::loop_core(const run_options& options)
     for (instrument* i : options.instruments) {
         add_instrument(i);
     }
+    std::lock_guard<std::mutex> lock(running_loops_mutex);
+    running_loops.push_back(this);
 }
 
 loop_core::~loop_core() {
+    {
+        std::lock_guard<std::mutex> lock(running_loops_mutex);
+        running_loops.erase(std::find(running_loops.begin(), running_loops.end(), this));
+    }
     // Task objects that outlive the loop (their handles are still held) forget it; report the
     // failures nobody retrieved now, since nobody can any more through this loop.
     std::vector<task_ptr> left;
@@ -509,7 +546,12 @@ time_point loop::start_time() const noexcept {
 }
 
 loop& get_running_loop() {
-    return detail::require_loop("aio::get_running_loop()").facade_;
+    // Asking is not a wrong-thread call: code may ask to find out whether it runs on a loop.
+    detail::loop_core* l = detail::tls_loop;
+    if (l == nullptr) {
+        detail::throw_no_loop("aio::get_running_loop()");
+    }
+    return l->facade_;
 }
 
 // timer_handle ----------------------------------------------------------------------------
@@ -575,19 +617,32 @@ void set_debug_factory(debug_factory factory) noexcept {
     the_debug_factory.store(factory);
 }
 
-void loop_core::wrong_thread(const char* call) {
+std::string loop_core::report_wrong_thread(const char* call, bool object) noexcept {
     // The instruments are read from a foreign thread: they only change on the loop thread
     // before user code can start threads, and are not removed while the loop runs.
     for (instrument* i : instruments_) {
         i->wrong_thread(call);
     }
-    const loop_core* here = tls_loop;
-    throw usage_error(std::string(call) + " was called from " + calling_thread() +
-                      (here != nullptr ? ", which runs another event loop," : "") +
-                      " but the object belongs to the event loop of " +
-                      describe_thread(thread_name_, tid_) +
-                      "; every aio call but call_soon_threadsafe must be made on the loop's own "
-                      "thread: hand the work to that loop with loop.call_soon_threadsafe(fn)");
+    try {
+        const loop_core* here = tls_loop;
+        return std::string(call) + " was called from " + calling_thread() +
+               (here != nullptr ? ", which runs another event loop,"
+                                : (object ? "" : ", which runs no event loop,")) +
+               (object ? " but the object belongs to the event loop of "
+                       : " while the only event loop runs on ") +
+               describe_thread(thread_name_, tid_) +
+               "; every aio call but call_soon_threadsafe must be made on the loop's own "
+               "thread: hand the work to that loop with loop.call_soon_threadsafe(fn)";
+    } catch (...) {
+        return std::string();
+    }
+}
+
+void loop_core::wrong_thread(const char* call) {
+    std::string message = report_wrong_thread(call, true);
+    throw usage_error(message.empty() ? std::string(call) + " was called from a thread that "
+                                                            "does not run its event loop"
+                                      : message);
 }
 
 void check_thread(const task_base* t, const char* call) {

@@ -238,6 +238,11 @@ public:
         }
     }
     [[noreturn]] void wrong_thread(const char* call);
+    /// Tells the instruments (debug mode's wrong-thread finding) that `call` was made from a
+    /// thread that does not run this loop, and returns the usage_error's message: about an
+    /// object of this loop (`object`), or about an aio call made on a thread that runs no
+    /// loop while this one runs. Any thread.
+    std::string report_wrong_thread(const char* call, bool object) noexcept;
     static constexpr std::uint64_t watermark_value = 0x57A7C4DEE9A7E2ULL;
     static std::uint64_t* watermark_of(fiber_stack* s) noexcept {
         auto at = reinterpret_cast<std::uintptr_t>(s->bottom) + s->size / 4;
@@ -284,6 +289,16 @@ inline void yield_inline(task_base& t) {
 }
 /// The loop running on this thread; throws usage_error naming `what` outside a loop.
 loop_core& require_loop(const char* what);
+
+/// Throws usage_error for `what` called on a thread with no running loop: the only running
+/// loop's wrong-thread error when one runs on another thread (reported to its instruments),
+/// else "no running event loop".
+[[noreturn]] void no_loop_on_this_thread(const char* what);
+
+/// `what` was called on a thread that runs no loop. When exactly one loop runs in the process
+/// (on another thread), reports the call to that loop's instruments as a wrong-thread call and
+/// returns the usage_error message naming both threads; otherwise returns "".
+std::string foreign_call(const char* what);
 void set_current_loop(loop_core* l) noexcept;
 
 /// Has a parked task report where it waits at its next step (task_suspended_at).

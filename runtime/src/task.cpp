@@ -138,6 +138,9 @@ void loop_core::run_step_slow(task_base* t) noexcept {
         });
     }
     if (probe_ != nullptr) {
+        probe_->task_id.store(t->id_, std::memory_order_relaxed);
+        probe_->task_name.store(t->name_.empty() ? nullptr : t->name_.c_str(),
+                                std::memory_order_relaxed);
         probe_->generation.store(++probe_generation_, std::memory_order_release);
     }
     transfer tr = switch_context(main_slot_, t->slot_, t);
@@ -231,6 +234,11 @@ task_base* current_task_or_null() noexcept {
 task_base& require_task(const char* what) {
     task_base* t = current_task_or_null();
     if (t == nullptr) {
+        if (tls_loop == nullptr) {
+            if (std::string message = foreign_call(what); !message.empty()) {
+                throw usage_error(message);  // a loop runs on another thread: wrong thread
+            }
+        }
         throw usage_error(std::string(what) +
                           " can only be called from inside a task; start one with aio::run(main) "
                           "or aio::create_task(fn)");

@@ -15,6 +15,9 @@
 
 #include <fcntl.h>
 #include <nlohmann/json.hpp>
+#include <poll.h>
+#include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 using namespace std::chrono_literals;
@@ -147,4 +150,58 @@ TEST_CASE("stall: two loops on two threads, each stalling in its own function, e
     REQUIRE(beta.size() == 1);
     CHECK_THAT(alpha[0], Catch::Contains("spin_alpha") && !Catch::Contains("spin_beta"));
     CHECK_THAT(beta[0], Catch::Contains("spin_beta") && !Catch::Contains("spin_alpha"));
+}
+
+namespace {
+
+// A raw nanosleep that is not retried: a signal would end it early with EINTR.
+__attribute__((noinline)) long raw_sleep(std::chrono::milliseconds how_long) {
+    struct timespec ts {
+        0, static_cast<long>(std::chrono::nanoseconds(how_long).count())
+    };
+    return ::syscall(SYS_nanosleep, &ts, nullptr);
+}
+
+}  // namespace
+
+TEST_CASE("stall: a thread blocked in the kernel is sampled without cutting its call short",
+          "[debug][stall]") {
+    // asyncio's debug mode never interrupts the program; neither may aio's. Under the old
+    // signal-based capture this sleep returned -1 (EINTR) after about 60 ms.
+    long result = 0;
+    double slept_ms = 0;
+    auto r = debug_run(
+        [&] {
+            auto start = std::chrono::steady_clock::now();
+            result = raw_sleep(200ms);
+            slept_ms =
+                std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start)
+                    .count();
+        },
+        "stall=50ms,only=stall");
+    CHECK(result == 0);
+    CHECK(slept_ms >= 199);
+    REQUIRE(r.count("stall") == 1);
+    auto f = nlohmann::json::parse(r.report)["findings"][0];
+    CHECK_THAT(f["message"].get<std::string>(),
+               Catch::Contains("blocked in the kernel, in the system call nanosleep"));
+    REQUIRE_FALSE(f["culprit"].empty());
+    CHECK_THAT(f["culprit"][0]["function"].get<std::string>(), Catch::Contains("raw_sleep"));
+    CHECK(f["task"]["name"] == "main");
+    CHECK_THAT(r.err,
+               Catch::Contains("so far in task 'main' at") && Catch::Contains("test_stall.cpp"));
+}
+
+TEST_CASE("stall: a ppoll blocked in the kernel is not interrupted either", "[debug][stall]") {
+    int rc = -2;
+    auto r = debug_run(
+        [&] {
+            struct timespec ts {
+                0, 150'000'000
+            };
+            rc = ::ppoll(nullptr, 0, &ts, nullptr);
+        },
+        "stall=50ms,only=stall");
+    CHECK(rc == 0);  // timed out, not interrupted (-1, EINTR)
+    CHECK(r.count("stall") == 1);
 }

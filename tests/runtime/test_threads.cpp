@@ -68,7 +68,12 @@ TEST_CASE("loop calls from a foreign thread are usage errors naming both threads
                 auto t = aio::create_task([] {});
                 t.detach();
             }),
-            Catch::Contains("aio::create_task(): no running event loop on thread 'intruder'"));
+            Catch::Contains("aio::create_task() was called from thread 'intruder'") &&
+                Catch::Contains("which runs no event loop, while the only event loop runs on"));
+        // Asking is no mistake: get_running_loop() keeps its plain answer.
+        CHECK_THAT(from_thread([] { (void)aio::get_running_loop(); }),
+                   Catch::Contains("aio::get_running_loop(): no running event loop on thread "
+                                   "'intruder'"));
         CHECK_THAT(from_thread([&] { parked.add_done_callback([](aio::task_ref) {}); }),
                    Catch::Contains("add_done_callback was called from"));
 

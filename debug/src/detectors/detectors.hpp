@@ -29,7 +29,8 @@ void abandoned_resource(session& s, const resource_info& r, std::string_view wha
                         const std::string& held);
 void wrong_thread(session& s, const char* call);       // wrong_thread (foreign thread)
 void stack_high_water(session& s, const task_ref& t);  // task_done
-void stall(session& s, const task_ref& t, duration step, raw_stack culprit);  // after_task_step
+void stall(session& s, const task_ref& t, duration step, raw_stack culprit,
+           long syscall);  // after_task_step
 
 }  // namespace aio::debug::detectors
 

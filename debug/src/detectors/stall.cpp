@@ -12,6 +12,7 @@
 
 #include "../stacks.hpp"
 #include "detectors.hpp"
+#include "kernel_stack.hpp"
 
 #include <aio/detail/thread_sample.hpp>
 #include <aio/errors.hpp>
@@ -34,6 +35,7 @@ stall_watchdog::stall_watchdog(duration stall, duration slow, bool color, step_p
                                  std::chrono::milliseconds(25)))
     , color_(color)
     , loop_thread_(::pthread_self())
+    , loop_tid_(static_cast<pid_t>(::gettid()))
     , probe_(probe) {
     // The first tick's lower bound of a step's start is taken here, on the loop thread: the
     // watchdog thread may start running only after the loop's first steps have begun (a
@@ -140,10 +142,17 @@ void stall_watchdog::watch(clock::time_point created) {
             s.since = since;
             current_ = s;
             probe_.attention.store(true, std::memory_order_release);
+            // Printed without the lock: symbolizing can take tens of milliseconds (loading a
+            // library's debug information), and the loop takes the lock when the step ends.
+            lock.unlock();
             live_line(s, blocked, true);
+            lock.lock();
         } else if (current_) {
             current_->blocked = blocked;
-            live_line(*current_, blocked, false);
+            const stall still = *current_;
+            lock.unlock();
+            live_line(still, blocked, false);
+            lock.lock();
         }
         next_report = next_report > duration::max() / 2 ? duration::max() : next_report * 2;
     }
@@ -154,6 +163,20 @@ void stall_watchdog::watch(clock::time_point created) {
 // their samples). The watchdog's lock is released meanwhile: the loop may need it.
 void stall_watchdog::capture(std::unique_lock<std::mutex>& lock, stall& s) {
     lock.unlock();
+    // Blocked in the kernel: read its stack without a signal, which would cut the system
+    // call short (nanosleep and ppoll return EINTR whatever SA_RESTART says). The step is
+    // still the one seen (generation checked by the caller), so its task is the probe's.
+    kernel_sample blocked;
+    if (sample_blocked_thread(loop_tid_, blocked)) {
+        s.stack = std::move(blocked.stack);
+        s.syscall = blocked.syscall;
+        s.task_id = probe_.task_id.load(std::memory_order_relaxed);
+        const char* name = probe_.task_name.load(std::memory_order_relaxed);
+        s.task_name = name != nullptr ? name : "task-" + std::to_string(s.task_id);
+        lock.lock();
+        return;
+    }
+    // Running user code: a signal (SA_RESTART) to the loop thread, whose handler captures it.
     detail::thread_sample sample;
     const bool ok = detail::sample_thread(loop_thread_, sample, std::chrono::milliseconds(100));
     lock.lock();
@@ -182,12 +205,22 @@ void stall_watchdog::live_line(const stall& s, duration blocked, bool first) {
 
 namespace detectors {
 
-void stall(session& s, const task_ref& t, duration step, raw_stack culprit) {
+void stall(session& s, const task_ref& t, duration step, raw_stack culprit, long syscall) {
     raw_finding r = task_finding(s, t, "stall", "error");
     r.f.duration_ms = std::chrono::duration<double, std::milli>(step).count();
+    std::string how;
+    if (culprit.empty()) {
+        how = "; its stack could not be captured";
+    } else if (syscall >= 0) {
+        how = "; the stack was captured while it was blocked in the kernel, in the system call " +
+              syscall_name(syscall);
+    } else if (syscall == -1) {
+        how = "; the stack was captured while it was blocked in the kernel";
+    } else {
+        how = "; the stack was captured while it was running";
+    }
     r.f.message = "the loop did not get control back for " + format_duration(step) +
-                  " (threshold " + format_duration(s.settings().stall) +
-                  "); the stack was captured while it was blocked";
+                  " (threshold " + format_duration(s.settings().stall) + ")" + how;
     r.title = "loop blocked " + format_duration(step) + " in task '" + t.name() + "'";
     r.culprit = std::move(culprit);
     r.f.why = "nothing else runs while the loop is blocked: heartbeats stop, timeouts fire late, "

@@ -17,6 +17,7 @@
 #include <thread>
 
 #include <pthread.h>
+#include <sys/types.h>
 
 namespace aio::debug {
 
@@ -40,6 +41,8 @@ public:
         raw_stack stack;            ///< captured while the loop was blocked
         duration blocked{};         ///< how long: as last seen by the watchdog, then the whole step
         clock::time_point since{};  ///< when the step began, at the latest
+        long syscall = -2;          ///< the system call it was blocked in (-1: in the kernel but in
+                                    ///< none, -2: it was running user code or nothing is known)
     };
 
     /// What the watchdog saw of a step that just ended (empty for almost every step).
@@ -66,6 +69,7 @@ private:
     const duration tick_;
     const bool color_;
     pthread_t loop_thread_;
+    pid_t loop_tid_;
     mutable std::mutex mutex_;
     std::condition_variable cv_;
     bool stop_ = false;

@@ -47,6 +47,13 @@ struct resource_info {
 struct step_probe {
     std::atomic<std::uint64_t> generation{0};
     std::atomic<bool> attention{false};
+    /// The id of the task whose step runs (or ran last), stored before `generation` at each
+    /// step's start: another thread that read an odd `generation` (acquire) knows the task.
+    std::atomic<std::uint64_t> task_id{0};
+    /// That task's name, or nullptr when it has none ("task-<id>"). Valid while the step of
+    /// `generation` runs; readable from another thread only while the loop thread is known
+    /// not to run user code (blocked in the kernel inside that step).
+    std::atomic<const char*> task_name{nullptr};
 };
 
 /// Base class of instruments. Override the hooks you need; the others do nothing.

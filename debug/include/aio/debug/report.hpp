@@ -52,6 +52,9 @@ struct run_summary {
     std::uint64_t peak_tasks_alive = 0;
     std::uint64_t steps = 0;
     double longest_stall_ms = 0;
+    /// How the run ended: "closed" (the loop closed; everything above is known) or
+    /// "terminate" (std::terminate ended the process first: the loop's counters are 0).
+    std::string ended = "closed";
 };
 
 /// The JSON report (schema version 1), as text.
