@@ -95,6 +95,12 @@ std::terminate_handler previous_terminate = nullptr;
 
 }  // namespace
 
+namespace {
+// The session of the loop on this thread, for the stack-overflow message.
+thread_local session* this_threads_session = nullptr;
+bool resolve_for_crash(void* caller, const char** file, std::uint32_t* line);
+}  // namespace
+
 session::session(config settings, loop& l, std::string options_text)
     : cfg_(std::move(settings))
     , loop_(&l)
@@ -109,7 +115,9 @@ session::session(config settings, loop& l, std::string options_text)
     // binary, once per process). Done on a thread it made the loop's first flush wait for it
     // mid-run, which delayed the program's first timers; the stack-overflow message also
     // needs creation sites resolved before a task can overflow.
-    warm_up_symbolizer();
+    resolver_ = std::thread([this] { resolve_sites(); });
+    this_threads_session = this;
+    detail::set_crash_site_resolver(&resolve_for_crash);
     {
         std::lock_guard<std::mutex> lock(sessions_mutex);
         sessions.push_back(this);
@@ -133,6 +141,15 @@ session::session(config settings, loop& l, std::string options_text)
 }
 
 session::~session() {
+    {
+        std::lock_guard<std::mutex> lock(resolver_mutex_);
+        resolver_stop_ = true;
+    }
+    resolver_cv_.notify_all();
+    resolver_.join();
+    if (this_threads_session == this) {
+        this_threads_session = nullptr;
+    }
     set_blocking_call_session(nullptr);
     std::lock_guard<std::mutex> lock(sessions_mutex);
     sessions.erase(std::find(sessions.begin(), sessions.end(), this));
@@ -172,11 +189,14 @@ void session::task_spawned(const task_ref& t) noexcept {
             // A task created with task_options already knows its line (source_location):
             // nothing to resolve on the loop (a new site deep in a large translation unit
             // costs tens of milliseconds to symbolize).
-            if (t.base()->site_.file == nullptr) {
-                unresolved_sites_.push_back(site);
-                probe_.attention.store(true, std::memory_order_relaxed);
-            }
             auto stack = std::make_unique<raw_stack>(capture_stack());
+            if (t.base()->site_.file == nullptr) {
+                {
+                    std::lock_guard<std::mutex> lock(resolver_mutex_);
+                    to_resolve_.push_back(site_request{site, *stack});
+                }
+                resolver_cv_.notify_one();
+            }
             // aio's own frames (the spawn call) are collapsed when it is symbolized.
             it = creation_stacks_.emplace(site, std::move(stack)).first;
         }
@@ -398,26 +418,51 @@ const char* intern(const std::string& s) {
 
 }  // namespace
 
-void session::resolve_new_sites() noexcept {
-    try {
-        std::vector<void*> sites;
-        sites.swap(unresolved_sites_);
-        bool any = false;
-        for (void* site : sites) {
-            auto it = creation_stacks_.find(site);
-            if (it == creation_stacks_.end()) {
-                continue;
-            }
-            std::vector<frame> frames = symbolize(*it->second, 1);
-            if (frames.empty() || frames.front().file.empty()) {
-                continue;
-            }
-            resolved_sites_[site] = resolved_site{
-                intern(frames.front().file), intern(frames.front().function), frames.front().line};
-            any = true;
-        }
-        if (!any) {
+void session::resolve_sites() noexcept {
+    // Loading the program's debug information takes a few hundred milliseconds for a large
+    // binary: done here, so the loop starts at once.
+    warm_up_symbolizer();
+    std::unique_lock<std::mutex> lock(resolver_mutex_);
+    for (;;) {
+        resolver_cv_.wait(lock, [&] { return resolver_stop_ || !to_resolve_.empty(); });
+        if (resolver_stop_) {
             return;
+        }
+        std::vector<site_request> batch;
+        batch.swap(to_resolve_);
+        lock.unlock();
+        std::vector<site_answer> answers;
+        for (const site_request& r : batch) {
+            try {
+                std::vector<frame> frames = symbolize(r.stack, 1);
+                if (!frames.empty() && !frames.front().file.empty()) {
+                    answers.push_back(
+                        site_answer{r.site, resolved_site{intern(frames.front().file),
+                                                          intern(frames.front().function),
+                                                          frames.front().line}});
+                }
+            } catch (...) {
+            }
+        }
+        lock.lock();
+        if (!answers.empty()) {
+            resolved_.insert(resolved_.end(), answers.begin(), answers.end());
+            resolved_pending_.store(true, std::memory_order_release);
+            probe_.attention.store(true, std::memory_order_release);
+        }
+    }
+}
+
+void session::apply_resolved_sites() noexcept {
+    try {
+        std::vector<site_answer> answers;
+        {
+            std::lock_guard<std::mutex> lock(resolver_mutex_);
+            answers.swap(resolved_);
+            resolved_pending_.store(false, std::memory_order_relaxed);
+        }
+        for (const site_answer& a : answers) {
+            resolved_sites_[a.site] = a.where;
         }
         // Tasks spawned before their site was resolved get it now.
         for (const task_ref& t : aio::all_tasks()) {
@@ -434,9 +479,45 @@ void session::resolve_new_sites() noexcept {
     }
 }
 
+namespace {
+bool resolve_for_crash(void* caller, const char** file, std::uint32_t* line) {
+    session* s = session::of_this_thread();
+    return s != nullptr && s->resolve_site_now(caller, file, line);
+}
+}  // namespace
+
+session* session::of_this_thread() noexcept {
+    return this_threads_session;
+}
+
+bool session::resolve_site_now(void* caller, const char** file, std::uint32_t* line) noexcept {
+    try {
+        if (auto rs = resolved_sites_.find(caller); rs != resolved_sites_.end()) {
+            *file = rs->second.file;
+            *line = rs->second.line;
+            return true;
+        }
+        auto it = creation_stacks_.find(caller);
+        if (it == creation_stacks_.end()) {
+            return false;
+        }
+        // libdw needs a full-size stack: this runs on a fiber's signal stack.
+        std::vector<frame> frames;
+        std::thread([&] { frames = symbolize(*it->second, 1); }).join();
+        if (frames.empty() || frames.front().file.empty()) {
+            return false;
+        }
+        *file = intern(frames.front().file);
+        *line = frames.front().line;
+        return true;
+    } catch (...) {
+        return false;
+    }
+}
+
 void session::flush() noexcept {
-    if (!unresolved_sites_.empty()) {
-        resolve_new_sites();
+    if (resolved_pending_.load(std::memory_order_acquire)) {
+        apply_resolved_sites();
     }
     if (queue_.empty()) {
         return;

@@ -11,6 +11,7 @@
 #include <aio/instrument.hpp>
 
 #include <atomic>
+#include <condition_variable>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -118,8 +119,36 @@ private:
         std::uint32_t line = 0;
     };
     std::unordered_map<void*, resolved_site> resolved_sites_;
-    std::vector<void*> unresolved_sites_;
-    void resolve_new_sites() noexcept;
+    // Sites are resolved on a thread of the session's own, never on the loop: a new site can
+    // cost milliseconds (tens when a library's debug information is loaded first), and the
+    // first thing the thread does is load the program's (which took 20-40 ms at start-up).
+    struct site_request {
+        void* site = nullptr;
+        raw_stack stack;
+    };
+    struct site_answer {
+        void* site = nullptr;
+        resolved_site where;
+    };
+    std::mutex resolver_mutex_;
+    std::condition_variable resolver_cv_;
+    std::vector<site_request> to_resolve_;  // guarded by resolver_mutex_
+    std::vector<site_answer> resolved_;     // guarded by resolver_mutex_: for the loop to apply
+    std::atomic<bool> resolved_pending_{false};
+    bool resolver_stop_ = false;  // guarded by resolver_mutex_
+    std::thread resolver_;
+    void resolve_sites() noexcept;         // the resolver thread
+    void apply_resolved_sites() noexcept;  // loop thread
+
+public:
+    /// The file:line of creation site `caller`, resolved now on a helper thread if the
+    /// resolver has not got to it yet: for the stack-overflow message, on the dying loop
+    /// thread. Returns false when it cannot be known.
+    bool resolve_site_now(void* caller, const char** file, std::uint32_t* line) noexcept;
+    /// The session of the loop running on this thread, or nullptr.
+    static session* of_this_thread() noexcept;
+
+private:
     std::unordered_map<std::uint64_t, raw_stack> suspensions_;  // by task id
     std::unordered_map<std::uint64_t, raw_stack> resources_;    // by resource id
     bool want_slow_ = false;  // wants("slow-callback"), looked up once: checked every step

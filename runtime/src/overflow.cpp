@@ -133,6 +133,14 @@ void install_overflow_handler() noexcept {
 #endif
 }
 
+namespace {
+std::atomic<crash_site_resolver> the_crash_site_resolver{nullptr};
+}  // namespace
+
+void set_crash_site_resolver(crash_site_resolver resolver) noexcept {
+    the_crash_site_resolver.store(resolver);
+}
+
 void report_stack_overflow(const task_base& t, const char* how) noexcept {
     put("aio: stack overflow in task '");
     if (!t.name_.empty()) {
@@ -148,11 +156,23 @@ void report_stack_overflow(const task_base& t, const char* how) noexcept {
     put(".\n  Its stack is ");
     put_number(t.stack_size_ / 1024);
     put(" KiB.");
-    if (t.site_.file != nullptr) {
+    const char* file = t.site_.file;
+    std::uint32_t line = t.site_.line;
+    if (file == nullptr && t.site_.caller != nullptr) {
+        // Debug mode resolves sites on a thread of its own; one it has not got to yet is
+        // resolved now. Not async-signal-safe, but the process is about to abort anyway and
+        // the thread that faulted runs nothing else.
+        if (crash_site_resolver resolve = the_crash_site_resolver.load()) {
+            if (!resolve(t.site_.caller, &file, &line)) {
+                file = nullptr;
+            }
+        }
+    }
+    if (file != nullptr) {
         put(" It was created at ");
-        put(t.site_.file);
+        put(file);
         put(":");
-        put_number(t.site_.line);
+        put_number(line);
         put(".");
     } else if (t.site_.caller != nullptr) {
         put(" It was created by the code at ");

@@ -174,6 +174,13 @@ using debug_factory = std::unique_ptr<instrument> (*)(loop&, const run_options&)
 /// Registers the debug factory (the last registration wins).
 void set_debug_factory(debug_factory factory) noexcept;
 
+/// Debug mode: resolves a task's creation site (the return address `caller`) to file:line for
+/// the stack-overflow message when the site has not been resolved yet. Called on the dying
+/// loop thread, from the fault handler, just before abort(); returns false when unknown.
+using crash_site_resolver = bool (*)(void* caller, const char** file, std::uint32_t* line);
+/// Registers it (nullptr: none). The debug library registers one at program start.
+void set_crash_site_resolver(crash_site_resolver resolver) noexcept;
+
 /// Debug mode: mark each task's stack at 75 % of its depth so a task that went deeper is
 /// flagged when it ends (task_base::stack_deep_). Costs one stack page per task. Loop thread.
 void enable_stack_watermarks(loop& l) noexcept;
