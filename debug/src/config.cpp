@@ -73,7 +73,8 @@ bool parse_duration(std::string_view text, duration& out) {
 namespace {
 
 std::string accepted_keys() {
-    return "accepted: 1, 0, slow=<duration>, stall=<duration>, report=<path>, strict, "
+    return "accepted: 1, 0, slow=<duration>, stall=<duration>, block=<duration>, report=<path>, "
+           "strict, "
            "only=<ids>, skip=<ids>, color=auto|always|never, stacks=<1..64>";
 }
 
@@ -144,13 +145,13 @@ parse_result parse_config(std::string_view text) {
         }
         if (key == "strict" && !has_value) {
             c.strict = true;
-        } else if (key == "slow" || key == "stall") {
+        } else if (key == "slow" || key == "stall" || key == "block") {
             duration d{};
             if (!has_value || !parse_duration(value, d)) {
                 return fail("bad value '" + std::string(value) + "' for '" + std::string(key) +
                             "': expected a duration such as 50ms, 1.5s or 200us");
             }
-            (key == "slow" ? c.slow : c.stall) = d;
+            (key == "slow" ? c.slow : key == "stall" ? c.stall : c.block) = d;
         } else if (key == "report") {
             if (!has_value || value.empty()) {
                 return fail("'report' needs a path, e.g. report=aio-report-%p.json");

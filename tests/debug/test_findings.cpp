@@ -11,7 +11,9 @@
 #include <stdexcept>
 #include <thread>
 
+#include <dirent.h>
 #include <nlohmann/json.hpp>
+#include <unistd.h>
 
 using namespace std::chrono_literals;
 using aio::test::debug_run;
@@ -478,4 +480,38 @@ TEST_CASE("leaked-resource stays silent for a closed client_session", "[debug][l
         http.close();
     });
     CHECK(r.count("leaked-resource") == 0);
+}
+
+namespace {
+
+std::size_t open_descriptors() {
+    std::size_t n = 0;
+    if (DIR* d = ::opendir("/proc/self/fd")) {
+        while (::readdir(d) != nullptr) {
+            ++n;
+        }
+        ::closedir(d);
+    }
+    return n;
+}
+
+}  // namespace
+
+TEST_CASE("symbolizing findings run after run opens no more descriptors", "[debug]") {
+    // The symbolizer keeps the files it reads open (the program, libc, their debug files) and
+    // reuses them: a second and a tenth loop with findings open nothing more.
+    auto with_findings = [] {
+        return debug_run([] {
+            (void)aio::create_task([] { aio::sleep(1ms); });  // never-awaited
+            ::usleep(100);                                    // blocking-call
+            aio::sleep(2ms);
+        });
+    };
+    auto first = with_findings();
+    REQUIRE(first.count("never-awaited") == 1);
+    const std::size_t after_one = open_descriptors();
+    for (int i = 0; i < 9; ++i) {
+        CHECK(with_findings().count("blocking-call") == 1);
+    }
+    CHECK(open_descriptors() == after_one);
 }

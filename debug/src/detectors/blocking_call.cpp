@@ -9,6 +9,7 @@
 // with a timeout.
 #include "detectors.hpp"
 
+#include <aio/detail/config.hpp>
 #include <aio/errors.hpp>
 
 #include <cerrno>
@@ -21,9 +22,12 @@
 #include <fcntl.h>
 #include <netdb.h>
 #include <poll.h>
+#include <pthread.h>
+#include <sys/file.h>
 #include <sys/select.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -62,8 +66,11 @@ bool is_blocking_socket(int fd) {
 // Watches one interposed call: decides whether it counts, times it, reports it.
 class watch {
 public:
-    explicit watch(const char* call, bool counts = true) noexcept
-        : call_(call) {
+    /// `measured`: the call blocks only sometimes (a contended mutex, a pipe, a file, a raw
+    /// syscall): it is reported only when it kept the loop `block=` or longer.
+    explicit watch(const char* call, bool counts = true, bool measured = false) noexcept
+        : call_(call)
+        , measured_(measured) {
         ++tls_depth;
         active_ = counts && tls_depth == 1 && tls_session != nullptr &&
                   detail::current_task_or_null() != nullptr && tls_session->wants("blocking-call");
@@ -74,7 +81,10 @@ public:
     ~watch() {
         if (active_) {
             int saved = errno;
-            report(std::chrono::steady_clock::now() - start_);
+            const duration took = std::chrono::steady_clock::now() - start_;
+            if (!measured_ || took >= tls_session->settings().block) {
+                report(took);
+            }
             errno = saved;
         }
         --tls_depth;
@@ -105,6 +115,7 @@ private:
     }
 
     const char* call_;
+    bool measured_ = false;
     bool active_ = false;
     std::chrono::steady_clock::time_point start_{};
 };
@@ -217,16 +228,152 @@ ssize_t sendto(int fd, const void* buf, size_t n, int flags, const struct sockad
     return fn(fd, buf, n, flags, addr, len);
 }
 
+// A blocking socket always counts; anything else (a pipe, a FIFO, a terminal, a file) counts
+// when the call kept the loop `block=` or longer: a read that the page cache answers is not a
+// finding, one that waits for the disk or for a writer is.
+#define AIO_WATCH_FD_CALL(name, fd)                                                                \
+    const bool active_here = aio::debug::tls_session_active();                                     \
+    const bool socket_blocks = active_here && is_blocking_socket(fd);                              \
+    watch w(name, active_here, active_here && !socket_blocks)
+
 ssize_t read(int fd, void* buf, size_t n) {
     static auto fn = real<ssize_t (*)(int, void*, size_t)>("read");
-    watch w("read", aio::debug::tls_session_active() && is_blocking_socket(fd));
+    AIO_WATCH_FD_CALL("read", fd);
     return fn(fd, buf, n);
 }
 
 ssize_t write(int fd, const void* buf, size_t n) {
     static auto fn = real<ssize_t (*)(int, const void*, size_t)>("write");
-    watch w("write", aio::debug::tls_session_active() && is_blocking_socket(fd));
+    AIO_WATCH_FD_CALL("write", fd);
     return fn(fd, buf, n);
+}
+
+ssize_t readv(int fd, const struct iovec* iov, int n) {
+    static auto fn = real<ssize_t (*)(int, const struct iovec*, int)>("readv");
+    AIO_WATCH_FD_CALL("readv", fd);
+    return fn(fd, iov, n);
+}
+
+ssize_t writev(int fd, const struct iovec* iov, int n) {
+    static auto fn = real<ssize_t (*)(int, const struct iovec*, int)>("writev");
+    AIO_WATCH_FD_CALL("writev", fd);
+    return fn(fd, iov, n);
+}
+
+// _FORTIFY_SOURCE turns read(), recv() and poll() with a known buffer size into these.
+ssize_t __read_chk(int fd, void* buf, size_t n, size_t buflen) {
+    static auto fn = real<ssize_t (*)(int, void*, size_t, size_t)>("__read_chk");
+    AIO_WATCH_FD_CALL("read", fd);
+    return fn(fd, buf, n, buflen);
+}
+
+ssize_t __recv_chk(int fd, void* buf, size_t n, size_t buflen, int flags) {
+    static auto fn = real<ssize_t (*)(int, void*, size_t, size_t, int)>("__recv_chk");
+    watch w("recv", (flags & MSG_DONTWAIT) == 0 && aio::debug::tls_session_active() &&
+                        is_blocking_socket(fd));
+    return fn(fd, buf, n, buflen, flags);
+}
+
+int __poll_chk(struct pollfd* fds, nfds_t n, int timeout, size_t fdslen) {
+    static auto fn = real<int (*)(struct pollfd*, nfds_t, int, size_t)>("__poll_chk");
+    watch w("poll", timeout != 0);
+    return fn(fds, n, timeout, fdslen);
+}
+
+ssize_t recvmsg(int fd, struct msghdr* msg, int flags) {
+    static auto fn = real<ssize_t (*)(int, struct msghdr*, int)>("recvmsg");
+    watch w("recvmsg", (flags & MSG_DONTWAIT) == 0 && aio::debug::tls_session_active() &&
+                           is_blocking_socket(fd));
+    return fn(fd, msg, flags);
+}
+
+ssize_t sendmsg(int fd, const struct msghdr* msg, int flags) {
+    static auto fn = real<ssize_t (*)(int, const struct msghdr*, int)>("sendmsg");
+    watch w("sendmsg", (flags & MSG_DONTWAIT) == 0 && aio::debug::tls_session_active() &&
+                           is_blocking_socket(fd));
+    return fn(fd, msg, flags);
+}
+
+int ppoll(struct pollfd* fds, nfds_t n, const struct timespec* timeout, const sigset_t* mask) {
+    static auto fn =
+        real<int (*)(struct pollfd*, nfds_t, const struct timespec*, const sigset_t*)>("ppoll");
+    watch w("ppoll", timeout == nullptr || timeout->tv_sec != 0 || timeout->tv_nsec != 0);
+    return fn(fds, n, timeout, mask);
+}
+
+int flock(int fd, int op) {
+    static auto fn = real<int (*)(int, int)>("flock");
+    watch w("flock", (op & LOCK_NB) == 0, true);
+    return fn(fd, op);
+}
+
+int pclose(FILE* stream) {
+    static auto fn = real<int (*)(FILE*)>("pclose");
+    watch w("pclose", true, true);  // waits for the command to end
+    return fn(stream);
+}
+
+#if !defined(AIO_SANITIZE_THREAD) && !defined(AIO_SANITIZE_ADDRESS)
+// Threads: a contended mutex, a condition variable, a join. The uncontended lock, by far the
+// common case, is one trylock and costs no clock read. (Not in sanitizer builds: the
+// sanitizers intercept these functions themselves, and this definition would hide their
+// interceptors, and with them every lock, from the sanitizer.)
+int pthread_mutex_lock(pthread_mutex_t* m) {
+    static auto fn = real<int (*)(pthread_mutex_t*)>("pthread_mutex_lock");
+    if (!aio::debug::tls_session_active()) {
+        return fn(m);
+    }
+    static auto try_fn = real<int (*)(pthread_mutex_t*)>("pthread_mutex_trylock");
+    const int got = try_fn(m);
+    if (got != EBUSY) {
+        return got;  // taken at once (or an error, or a robust mutex's owner died)
+    }
+    watch w("pthread_mutex_lock", true, true);
+    return fn(m);
+}
+
+int pthread_cond_wait(pthread_cond_t* c, pthread_mutex_t* m) {
+    static auto fn = real<int (*)(pthread_cond_t*, pthread_mutex_t*)>("pthread_cond_wait");
+    watch w("pthread_cond_wait", true, true);
+    return fn(c, m);
+}
+
+int pthread_cond_timedwait(pthread_cond_t* c, pthread_mutex_t* m, const struct timespec* t) {
+    static auto fn = real<int (*)(pthread_cond_t*, pthread_mutex_t*, const struct timespec*)>(
+        "pthread_cond_timedwait");
+    watch w("pthread_cond_timedwait", true, true);
+    return fn(c, m, t);
+}
+
+int pthread_cond_clockwait(pthread_cond_t* c, pthread_mutex_t* m, clockid_t clock,
+                           const struct timespec* t) {
+    static auto fn =
+        real<int (*)(pthread_cond_t*, pthread_mutex_t*, clockid_t, const struct timespec*)>(
+            "pthread_cond_clockwait");
+    watch w("pthread_cond_clockwait", true, true);
+    return fn(c, m, clock, t);
+}
+
+int pthread_join(pthread_t t, void** ret) {
+    static auto fn = real<int (*)(pthread_t, void**)>("pthread_join");
+    watch w("pthread_join", true, true);
+    return fn(t, ret);
+}
+#endif
+
+// A raw system call (std::future::get waits with syscall(SYS_futex, ...)): any that kept the
+// loop `block=` or longer. The arguments are passed on as six longs, as the kernel takes them.
+long syscall(long number, ...) {
+    static auto fn = real<long (*)(long, ...)>("syscall");
+    va_list args;
+    va_start(args, number);
+    long a[6];
+    for (long& x : a) {
+        x = va_arg(args, long);
+    }
+    va_end(args);
+    watch w("syscall", true, true);
+    return fn(number, a[0], a[1], a[2], a[3], a[4], a[5]);
 }
 
 int poll(struct pollfd* fds, nfds_t n, int timeout) {

@@ -19,10 +19,14 @@ struct config {
     bool enabled = false;
     duration slow = std::chrono::milliseconds(100);   ///< slow-callback threshold (asyncio's)
     duration stall = std::chrono::milliseconds(100);  ///< stall threshold
-    std::string report_path;                          ///< JSON report at loop close ("" = none)
-    bool strict = false;                              ///< exit non-zero when there were findings
-    std::set<std::string, std::less<>> only;          ///< run only these detectors (empty = all)
-    std::set<std::string, std::less<>> skip;          ///< never run these
+    /// blocking-call threshold for calls that block only sometimes (a contended mutex, a
+    /// condition variable, a read from a pipe or a file, a raw syscall): reported when they
+    /// kept the loop this long. Calls that always block (sleep, getaddrinfo) count at any length.
+    duration block = std::chrono::milliseconds(1);
+    std::string report_path;                  ///< JSON report at loop close ("" = none)
+    bool strict = false;                      ///< exit non-zero when there were findings
+    std::set<std::string, std::less<>> only;  ///< run only these detectors (empty = all)
+    std::set<std::string, std::less<>> skip;  ///< never run these
     color_mode color = color_mode::automatic;
     std::size_t stack_depth = 12;  ///< frames shown per stack
 
@@ -37,9 +41,9 @@ struct parse_result {
 };
 
 /// Parses the ASYNC_DEBUG syntax: "", "0" (off); "1" (on, defaults); or a comma list of
-/// `slow=<dur>`, `stall=<dur>`, `report=<path>` (%p is the pid), `strict`, `only=<ids>`,
-/// `skip=<ids>` (ids joined with '+'), `color=auto|always|never`, `stacks=<1..64>`, and `1`.
-/// Durations take `us`, `ms` or `s`. Never throws.
+/// `slow=<dur>`, `stall=<dur>`, `block=<dur>`, `report=<path>` (%p is the pid), `strict`,
+/// `only=<ids>`, `skip=<ids>` (ids joined with '+'), `color=auto|always|never`, `stacks=<1..64>`,
+/// and `1`. Durations take `us`, `ms` or `s`. Never throws.
 parse_result parse_config(std::string_view text);
 
 /// Parses a duration such as "50ms", "1.5s", "200us"; false if it is not one.
