@@ -215,13 +215,13 @@ void session::after_task_step(const task_ref& t) noexcept {
         if (auto r = stall_->collect(ended)) {
             if (r->stalled) {
                 duration blocked = r->stalled->blocked;
-                detectors::stall(*this, t, blocked, std::move(r->stalled->stack),
-                                 r->stalled->syscall);
+                detectors::stall(*this, t, blocked, r->stalled->stack, r->stalled->syscall);
                 longest_stall_ms_ = std::max(
                     longest_stall_ms_, std::chrono::duration<double, std::milli>(blocked).count());
             }
             if (r->slow > duration::zero()) {
-                detectors::slow_callback(*this, t, r->slow);
+                detectors::slow_callback(*this, t, r->slow,
+                                         r->stalled ? r->stalled->stack : raw_stack{});
             }
         }
     }
@@ -231,6 +231,7 @@ void session::after_task_step(const task_ref& t) noexcept {
 void session::task_done(const task_ref& t) noexcept {
     if (wants("cancel-swallowed")) {
         detectors::cancel_swallowed(*this, t);
+        cancel_trails_.erase(t.id());
     }
     if (t.base()->stack_deep_ && wants("stack-high-water")) {
         detectors::stack_high_water(*this, t);
@@ -249,13 +250,45 @@ void session::task_exception_unretrieved(const task_ref& t) noexcept {
     }
 }
 
+void session::cancel_delivered(const task_ref& t) noexcept {
+    if (!wants("cancel-swallowed")) {
+        return;
+    }
+    try {
+        cancel_trail& trail = cancel_trails_[t.id()];
+        trail.delivered = capture_stack();
+        trail.ran_on.clear();
+        trail.went_on = false;
+    } catch (...) {
+    }
+}
+
+void session::ran_on_after_cancel(const task_ref& t) noexcept {
+    try {
+        if (auto it = cancel_trails_.find(t.id()); it != cancel_trails_.end()) {
+            it->second.ran_on = capture_stack();
+            it->second.went_on = true;
+        }
+    } catch (...) {
+    }
+}
+
+const session::cancel_trail* session::cancel_trail_of(const task_ref& t) const noexcept {
+    auto it = cancel_trails_.find(t.id());
+    return it != cancel_trails_.end() ? &it->second : nullptr;
+}
+
 void session::task_suspended_at(const task_ref& t) noexcept {
     try {
         raw_stack here = capture_stack();
         if (auto it = awaiting_capture_.find(t.id()); it != awaiting_capture_.end()) {
             raw_finding r = std::move(it->second);
             awaiting_capture_.erase(it);
-            r.culprit = here;
+            if (r.culprit.empty()) {
+                r.culprit = here;
+            } else {
+                r.context = here;  // the culprit was sampled while the step ran
+            }
             report(std::move(r));
         }
         suspensions_[t.id()] = std::move(here);
@@ -340,6 +373,7 @@ void session::loop_closing(loop& l) noexcept {
         detectors::leaked_resource(*this, l);
     }
     flush();
+    drain();
     std::lock_guard<std::timed_mutex> lock(findings_mutex_);
     print_summary(loop_->stats());
     if (!cfg_.report_path.empty()) {
@@ -424,13 +458,20 @@ void session::resolve_sites() noexcept {
     warm_up_symbolizer();
     std::unique_lock<std::mutex> lock(resolver_mutex_);
     for (;;) {
-        resolver_cv_.wait(lock, [&] { return resolver_stop_ || !to_resolve_.empty(); });
+        resolver_cv_.wait(
+            lock, [&] { return resolver_stop_ || !to_resolve_.empty() || !to_record_.empty(); });
         if (resolver_stop_) {
             return;
         }
         std::vector<site_request> batch;
         batch.swap(to_resolve_);
+        std::vector<raw_finding> findings;
+        findings.swap(to_record_);
+        resolver_busy_ = true;
         lock.unlock();
+        for (raw_finding& r : findings) {
+            record(std::move(r));
+        }
         std::vector<site_answer> answers;
         for (const site_request& r : batch) {
             try {
@@ -450,7 +491,14 @@ void session::resolve_sites() noexcept {
             resolved_pending_.store(true, std::memory_order_release);
             probe_.attention.store(true, std::memory_order_release);
         }
+        resolver_busy_ = false;
+        resolver_idle_.notify_all();
     }
+}
+
+void session::drain() noexcept {
+    std::unique_lock<std::mutex> lock(resolver_mutex_);
+    resolver_idle_.wait(lock, [&] { return to_record_.empty() && !resolver_busy_; });
 }
 
 void session::apply_resolved_sites() noexcept {
@@ -522,11 +570,14 @@ void session::flush() noexcept {
     if (queue_.empty()) {
         return;
     }
-    std::vector<raw_finding> batch;
-    batch.swap(queue_);
-    for (auto& r : batch) {
-        record(std::move(r));
+    {
+        std::lock_guard<std::mutex> lock(resolver_mutex_);
+        for (auto& r : queue_) {
+            to_record_.push_back(std::move(r));
+        }
     }
+    queue_.clear();
+    resolver_cv_.notify_one();
 }
 
 void session::record(raw_finding r) noexcept {
@@ -542,6 +593,15 @@ void session::record(raw_finding r) noexcept {
             creation = symbolize(r.creation_owned, cfg_.stack_depth);
         } else if (r.creation_site != nullptr) {
             creation = symbolize(raw_stack{r.creation_site}, cfg_.stack_depth);
+        }
+        if (!r.context.empty() || !r.context_unknown.empty()) {
+            std::vector<frame> context =
+                r.context.empty() ? std::vector<frame>{} : symbolize(r.context, 1);
+            if (!context.empty()) {
+                r.f.message += "; " + r.context_label + " " + where(context);
+            } else if (!r.context_unknown.empty()) {
+                r.f.message += "; " + r.context_unknown;
+            }
         }
         std::string key = merge_key(r.f.id, culprit, creation, r.title);
         std::lock_guard<std::timed_mutex> lock(findings_mutex_);

@@ -32,6 +32,11 @@ struct raw_finding {
     const raw_stack* creation = nullptr;  ///< where the task was created (interned)
     raw_stack creation_owned;             ///< a creation stack that is not interned
     void* creation_site = nullptr;        ///< raw creation address when no stack is known
+    /// A second place, named in the details: "<context_label> FILE:LINE (FUNCTION)", or
+    /// "<context_unknown>" when it has no user frame (and `context_unknown` is not empty).
+    raw_stack context;
+    std::string context_label;
+    std::string context_unknown;
 };
 
 class session final : public instrument {
@@ -49,6 +54,8 @@ public:
     void task_handle_dropped(const task_ref& t) noexcept override;
     void task_exception_unretrieved(const task_ref& t) noexcept override;
     void task_suspended_at(const task_ref& t) noexcept override;
+    void cancel_delivered(const task_ref& t) noexcept override;
+    void ran_on_after_cancel(const task_ref& t) noexcept override;
     void resource_opened(const resource_info& r) noexcept override;
     void resource_closed(const resource_info& r) noexcept override;
     void resource_abandoned(const resource_info& r, std::string_view what) noexcept override;
@@ -139,6 +146,14 @@ private:
     std::thread resolver_;
     void resolve_sites() noexcept;         // the resolver thread
     void apply_resolved_sites() noexcept;  // loop thread
+    // Findings are symbolized and printed there too, in the order they were queued: the loop
+    // never waits for the symbolizer (loading it took 200 ms under ASan, and a program whose
+    // first finding came early lost those 200 ms of its run).
+    std::vector<raw_finding> to_record_;  // guarded by resolver_mutex_
+    bool resolver_busy_ = false;          // guarded by resolver_mutex_
+    std::condition_variable resolver_idle_;
+    /// Waits until the resolver has recorded every queued finding. Loop thread.
+    void drain() noexcept;
 
 public:
     /// The file:line of creation site `caller`, resolved now on a helper thread if the
@@ -150,7 +165,21 @@ public:
 
 private:
     std::unordered_map<std::uint64_t, raw_stack> suspensions_;  // by task id
-    std::unordered_map<std::uint64_t, raw_stack> resources_;    // by resource id
+    // cancel-swallowed: where the last cancellation was delivered to a task, and where the
+    // task went on after it (its next yield point; empty when it returned), by task id.
+    struct cancel_trail {
+        raw_stack delivered;
+        raw_stack ran_on;
+        bool went_on = false;
+    };
+    std::unordered_map<std::uint64_t, cancel_trail> cancel_trails_;
+
+public:
+    /// What cancel_delivered and ran_on_after_cancel recorded for `t` (nullptr if nothing).
+    [[nodiscard]] const cancel_trail* cancel_trail_of(const task_ref& t) const noexcept;
+
+private:
+    std::unordered_map<std::uint64_t, raw_stack> resources_;  // by resource id
     bool want_slow_ = false;  // wants("slow-callback"), looked up once: checked every step
     // What each open resource held when the main task ended (resource_info::describe), taken
     // before shutdown cancels the tasks: the leak reports at loop close show that.

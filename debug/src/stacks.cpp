@@ -102,9 +102,12 @@ frame_origin origin_of(const frame& f) {
     const std::string_view file = f.file;
     const std::string_view name = qualified_name(f.function);
     // aio itself: its headers and sources wherever they are, its namespaces, its fibers.
+    // (The capture itself counts as aio's: backtrace() and a sanitizer's interceptor of it.)
     if ((!file.empty() && is_own_file(file)) || starts_with(name, "aio::") ||
-        f.function == "make_fcontext" || f.function == "jump_fcontext" ||
-        f.function == "ontop_fcontext" || file.find("backward.hpp") != std::string_view::npos) {
+        starts_with(name, "backtrace") || starts_with(name, "__interceptor_") ||
+        starts_with(name, "__sanitizer") || f.function == "make_fcontext" ||
+        f.function == "jump_fcontext" || f.function == "ontop_fcontext" ||
+        file.find("backward.hpp") != std::string_view::npos) {
         return frame_origin::aio;
     }
     // The C and C++ libraries: system headers (inlined into the user's code), glibc's own
@@ -113,7 +116,7 @@ frame_origin origin_of(const frame& f) {
     if (starts_with(file, "/usr/include/") || starts_with(file, "/usr/lib/") ||
         file.find("/include/c++/") != std::string_view::npos || starts_with(file, "./") ||
         starts_with(file, "../") || starts_with(file, "bits/") || starts_with(name, "std::") ||
-        starts_with(name, "__") || starts_with(name, "backtrace")) {
+        starts_with(name, "__")) {
         return frame_origin::library;
     }
     const std::string object = object_of(f.address);

@@ -41,6 +41,9 @@ void fiber_entry(transfer tr) noexcept {
     enter_context(t->slot_, l->main_slot_);
     try {
         t->run_body();
+        if (AIO_UNLIKELY(t->cancel_watch_)) {
+            ran_on_after_cancel(*t);  // it returned after a delivered cancellation
+        }
         if (t->must_cancel_) {
             // Cancelled right before it returned (asyncio marks such a task cancelled too).
             t->outcome_ = task_outcome::cancelled;
@@ -246,9 +249,32 @@ task_base& require_task(const char* what) {
     return *t;
 }
 
+namespace {
+
+// Debug mode's cancel-swallowed names where a cancellation was delivered and where the task
+// went on after it; the runtime tells the instruments at both places, on the task's stack.
+void tell_cancel_delivered(task_base& t) noexcept {
+    if (AIO_UNLIKELY(t.loop_ != nullptr && t.loop_->instrumented())) {
+        t.cancel_watch_ = true;
+        task_ref ref(&t);
+        t.loop_->each_instrument([&](instrument& i) { i.cancel_delivered(ref); });
+    }
+}
+
+}  // namespace
+
+void ran_on_after_cancel(task_base& t) noexcept {
+    t.cancel_watch_ = false;
+    if (t.cancel_requests_ > 0 && t.loop_ != nullptr) {
+        task_ref ref(&t);
+        t.loop_->each_instrument([&](instrument& i) { i.ran_on_after_cancel(ref); });
+    }
+}
+
 void deliver_cancel(task_base& t) {
     t.must_cancel_ = false;
     ++t.cancels_delivered_;
+    tell_cancel_delivered(t);
     throw cancelled_error(t.cancel_message_);
 }
 
@@ -273,6 +299,9 @@ void abandon_waiters(wait_list& list) noexcept {
 }
 
 void checkpoint(task_base& t) {
+    if (AIO_UNLIKELY(t.cancel_watch_)) {
+        ran_on_after_cancel(t);  // the first yield point after a delivered cancellation
+    }
     if (AIO_UNLIKELY(t.must_cancel_)) {
         deliver_cancel(t);
     }
@@ -320,6 +349,7 @@ void park(task_base& t) {
 
 void throw_cancelled(task_base& t, const std::string& message) {
     ++t.cancels_delivered_;
+    tell_cancel_delivered(t);
     throw cancelled_error(message);
 }
 

@@ -18,12 +18,13 @@ inline raw_finding task_finding(session& s, const task_ref& t, const char* id,
     return r;
 }
 
-void never_awaited(session& s, const task_ref& t);                 // task_handle_dropped
-void exception_never_retrieved(session& s, const task_ref& t);     // task_exception_unretrieved
-void slow_callback(session& s, const task_ref& t, duration step);  // after_task_step
-void cancel_swallowed(session& s, const task_ref& t);              // task_done
-void pending_at_close(session& s, loop& l);                        // shutdown_started
-void leaked_resource(session& s, loop& l);                         // loop_closing
+void never_awaited(session& s, const task_ref& t);              // task_handle_dropped
+void exception_never_retrieved(session& s, const task_ref& t);  // task_exception_unretrieved
+void slow_callback(session& s, const task_ref& t, duration step,
+                   raw_stack sampled);                 // after_task_step
+void cancel_swallowed(session& s, const task_ref& t);  // task_done
+void pending_at_close(session& s, loop& l);            // shutdown_started
+void leaked_resource(session& s, loop& l);             // loop_closing
 // resource_abandoned: an owner destroyed with its resource open (leaked-job for a job scheduler)
 void abandoned_resource(session& s, const resource_info& r, std::string_view what,
                         const std::string& held);

@@ -101,6 +101,12 @@ public:
     /// when someone asked where it waits (capture_suspension_points). Capture raw addresses
     /// only: the fiber's stack is small.
     virtual void task_suspended_at(const task_ref& t) noexcept { (void)t; }
+    /// A cancelled_error is about to be raised in `t` at a yield point. Runs on `t`'s own
+    /// stack (capture it there: it is the yield point the cancellation is delivered at).
+    virtual void cancel_delivered(const task_ref& t) noexcept { (void)t; }
+    /// `t` went on after a delivered cancellation with cancelling() still above 0: it reached
+    /// its next yield point, or returned. Runs on `t`'s own stack; once per delivery.
+    virtual void ran_on_after_cancel(const task_ref& t) noexcept { (void)t; }
     /// The loop is closing: the main task is done and leftovers were cancelled and awaited.
     /// Tasks still listed by all_tasks() and resources still open are leaks.
     virtual void loop_closing(loop& l) noexcept { (void)l; }

@@ -127,6 +127,9 @@ public:
     // cancelled_error is owed at the next yield point; `cancels_delivered_` counts how many
     // were thrown into the task (debug mode's cancel-swallowed uses it).
     bool must_cancel_ = false;
+    // Instrumented loops only: a cancellation was delivered and the instruments have not yet
+    // been told where the task went on after it (instrument::ran_on_after_cancel).
+    bool cancel_watch_ = false;
     std::uint32_t cancel_requests_ = 0;
     std::uint32_t cancels_delivered_ = 0;
     std::string cancel_message_;
@@ -214,6 +217,10 @@ task_base& require_task(const char* what);
 
 /// Throws cancelled_error if a cancellation is owed to `t`. Every yield point starts here.
 void checkpoint(task_base& t);
+
+/// `t` goes on after a delivered cancellation (its next yield point, or its return): tells the
+/// instruments when cancelling() is still above 0. Clears the watch. Task stack.
+void ran_on_after_cancel(task_base& t) noexcept;
 
 /// Suspends `t` (the running task) until a waker calls notify() on one of its waiters, or
 /// until it is cancelled. Returns normally when notified and no cancellation arrived before
