@@ -433,6 +433,7 @@ void session::report_from_any_thread(raw_finding r) noexcept {
             record(std::move(r));
         } else {
             // A task of another loop: libdw needs more stack than a fiber has.
+            detail::internal_blocking ours;
             std::thread([&] { record(std::move(r)); }).join();
         }
     } catch (...) {

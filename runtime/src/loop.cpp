@@ -110,6 +110,8 @@ void no_loop_on_this_thread(const char* what) {
     throw_no_loop(what);
 }
 
+thread_local int tls_internal_blocking = 0;
+
 loop_core& require_loop(const char* what) {
     loop_core* l = tls_loop;
     if (AIO_UNLIKELY(l == nullptr)) {

@@ -98,6 +98,9 @@ public:
         ++stats_.steps;
         step_probe* const probe = probe_;
         if (AIO_UNLIKELY(probe != nullptr)) {
+            probe->task_id.store(t->id_, std::memory_order_relaxed);
+            probe->task_name.store(t->name_.empty() ? nullptr : t->name_.c_str(),
+                                   std::memory_order_relaxed);
             probe->generation.store(++probe_generation_, std::memory_order_release);
         }
         transfer tr = switch_context(main_slot_, t->slot_, t);

@@ -79,6 +79,7 @@ source_site resolve_site(const creation_site& site) noexcept {
             // On a fiber stack: libdw needs far more stack than a fiber has, so the lookup
             // runs on a short-lived thread with a full-size stack while this task waits.
             source_site out;
+            internal_blocking ours;  // not the user's blocking call
             std::thread([&] { out = symbolize(site.caller); }).join();
             return out;
         }

@@ -73,7 +73,8 @@ public:
         , measured_(measured) {
         ++tls_depth;
         active_ = counts && tls_depth == 1 && tls_session != nullptr &&
-                  detail::current_task_or_null() != nullptr && tls_session->wants("blocking-call");
+                  detail::tls_internal_blocking == 0 && detail::current_task_or_null() != nullptr &&
+                  tls_session->wants("blocking-call");
         if (active_) {
             start_ = std::chrono::steady_clock::now();
         }

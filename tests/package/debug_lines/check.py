@@ -1,7 +1,7 @@
 """Checks a debug-mode report against the `// expect: <id>` marks of a source file.
 
-Every mark must be matched by a finding of that id whose first frame (culprit, else creation)
-is the marked line; every finding must name a line of the source file first, in its title and
+Every mark (`// expect: <id>[, <id>...]`) must be matched by a finding of that id whose first
+frame (culprit, else creation) is the marked line; every finding must name a line of the source file first, in its title and
 its stacks; no frame may be one of aio's own headers. Usage: check.py SOURCE REPORT STDERR
 """
 import json
@@ -13,9 +13,10 @@ name = source.rsplit("/", 1)[-1]
 expected = []
 with open(source) as f:
     for n, text in enumerate(f, start=1):
-        m = re.search(r"// expect: ([a-z-]+)", text)
+        m = re.search(r"// expect: ([a-z-]+(?:, [a-z-]+)*)", text)
         if m:
-            expected.append((m.group(1), n))
+            for id_ in m.group(1).split(", "):
+                expected.append((id_, n))
 
 with open(report_path) as f:
     findings = json.load(f)["findings"]
@@ -46,6 +47,14 @@ for id_, line in expected:
                for x in findings]
         problems.append(f"expected [{id_}] at {name}:{line}; findings: {', '.join(got)}")
 
+# blocking-call findings only where a blocking call was made on purpose (aio's own work, such
+# as resolving a creation site for the loop's error message, is not the user's blocking call).
+blocking_lines = {line for id_, line in expected if id_ == "blocking-call"}
+for x in findings:
+    ff = first_frame(x)
+    if x["id"] == "blocking-call" and (ff is None or ff["line"] not in blocking_lines):
+        problems.append(f"unexpected [blocking-call]: {x['title']}")
+
 # A finding captured while the user's line was inside the C library says what it was in.
 for x in findings:
     if x["id"] == "stall" and not x["inside"]:
@@ -59,6 +68,14 @@ for k, text in enumerate(lines):
         m = re.search(r"created at (\S+)", lines[k + 1])
         if not m or not re.search(re.escape("/" + name) + r":\d+$", m.group(1)):
             problems.append(f"the loop's own message does not name {name}: {lines[k + 1]}")
+
+# The live stall lines name the task whose step is stalled, as its finding does.
+stall_tasks = {x["task"]["name"] for x in findings if x["id"] == "stall"}
+for text in lines:
+    m = re.search(r"\[stall\] loop blocked .* so far in task '([^']*)'", text)
+    if m and m.group(1) not in stall_tasks:
+        problems.append(f"a live stall line names task '{m.group(1)}', the findings "
+                        f"{sorted(stall_tasks)}: {text}")
 
 if problems:
     print("\n".join(problems), file=sys.stderr)

@@ -52,7 +52,7 @@ int main() {
         std::thread holder(hold_the_mutex);
         std::this_thread::sleep_for(20ms);  // expect: blocking-call
         {
-            std::lock_guard<std::mutex> held(shared_mutex);  // expect: stall
+            std::lock_guard<std::mutex> held(shared_mutex);  // expect: stall, blocking-call
         }
         holder.join();
         aio::sleep(1ms);  // a new step: a second stall
@@ -67,7 +67,7 @@ int main() {
             (void)!::write(w, "x", 1);
         });
         char c = 0;
-        (void)!::read(fds[0], &c, 1);  // expect: stall
+        (void)!::read(fds[0], &c, 1);  // expect: stall, blocking-call
         writer.join();
         ::close(fds[0]);
         ::close(fds[1]);

@@ -218,6 +218,21 @@ task_base& require_task(const char* what);
 /// Throws cancelled_error if a cancellation is owed to `t`. Every yield point starts here.
 void checkpoint(task_base& t);
 
+/// Non-zero while aio itself makes a blocking call on this thread on purpose (see
+/// internal_blocking): debug mode's blocking-call wrappers do not count it.
+extern thread_local int tls_internal_blocking;
+
+/// Marks a blocking call aio makes itself on a loop thread (joining a helper thread that
+/// resolves a creation site for an error message: libdw needs more stack than a fiber has):
+/// not the user's blocking call.
+class internal_blocking {
+public:
+    internal_blocking() noexcept { ++tls_internal_blocking; }
+    ~internal_blocking() { --tls_internal_blocking; }
+    internal_blocking(const internal_blocking&) = delete;
+    internal_blocking& operator=(const internal_blocking&) = delete;
+};
+
 /// `t` goes on after a delivered cancellation (its next yield point, or its return): tells the
 /// instruments when cancelling() is still above 0. Clears the watch. Task stack.
 void ran_on_after_cancel(task_base& t) noexcept;
