@@ -7,6 +7,7 @@
 
 #include <aio/detail/config.hpp>
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstdio>
@@ -73,14 +74,19 @@ inline std::vector<blocking_path> blocking_paths() {
 #if !defined(AIO_SANITIZE_THREAD) && !defined(AIO_SANITIZE_ADDRESS)
     p.push_back({"a std::mutex held by another thread", "pthread_mutex_lock",
                  [](std::chrono::milliseconds d) {
+                     // The hand-shake spins instead of waiting on a future: a wait for
+                     // the holder to start is a blocking call of its own (syscall()),
+                     // slow on a loaded machine, and not the path measured here.
                      std::mutex m;
-                     std::promise<void> held;
+                     std::atomic<bool> held{false};
                      std::thread holder([&] {
                          std::lock_guard<std::mutex> g(m);
-                         held.set_value();
+                         held.store(true, std::memory_order_release);
                          std::this_thread::sleep_for(d);
                      });
-                     held.get_future().wait();
+                     while (!held.load(std::memory_order_acquire)) {
+                         std::this_thread::yield();
+                     }
                      { std::lock_guard<std::mutex> g(m); }
                      holder.join();
                  }});
