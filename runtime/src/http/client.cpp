@@ -137,7 +137,12 @@ struct client_exchange {
     bool got_bytes = false;
     bool complete = false;  // the whole body was parsed
     bool released = false;
-    bool broken = false;  // the connection cannot be reused
+    bool broken = false;       // the connection cannot be reused
+    std::size_t max_body = 0;  // 0: no limit
+
+    // A chunk line or a trailer section is buffered whole before Beast parses it: at most
+    // this much of it.
+    static constexpr std::size_t max_framing = 64 * 1024;
 
     std::string where() const { return method + " " + u.to_string(); }
 
@@ -161,14 +166,17 @@ struct client_exchange {
         return {phase_limit, false};
     }
 
-    // Reads more bytes and feeds them to the parser. False at EOF.
-    bool fill(const char* phase) {
+    // Reads at most `most` more bytes (and at most 16 KiB). False at EOF.
+    bool fill(const char* phase, std::size_t most = 16384) {
         if (in_begin == in.size()) {
             in.clear();
             in_begin = 0;
+        } else if (in_begin > 0) {
+            in.erase(0, in_begin);
+            in_begin = 0;
         }
         std::size_t used = in.size();
-        std::size_t room = 16384;
+        std::size_t room = std::clamp<std::size_t>(most, 1, 16384);
         in.resize(used + room);
         auto [limit, total] = budget(t.read);
         std::size_t got = 0;
@@ -202,12 +210,18 @@ struct client_exchange {
             std::size_t n = p->feed(in.data() + in_begin, in.size() - in_begin, ec);
             in_begin += n;
             if (ec == bhttp::error::need_more) {
+                if (p->is_header_done() && in.size() - in_begin > max_framing) {
+                    broken = true;
+                    throw protocol_error(where() + ": the server sent a chunk line or a trailer "
+                                                   "section longer than 64 KiB");
+                }
                 return;
             }
             if (ec) {
                 broken = true;
                 throw protocol_error(where() + ": the server sent a malformed response (" +
-                                     ec.message() + ")");
+                                     (p->refused.status != 0 ? p->refused.reason : ec.message()) +
+                                     ")");
             }
             if (n == 0) {
                 return;
@@ -244,16 +258,36 @@ struct client_exchange {
         p->body_limit(std::numeric_limits<std::uint64_t>::max());  // none: Beast 1.74 compares none
                                                                    // as smaller than any length
         p->header_limit(64 * 1024);
+        p->max_field = 8190;  // a chunk extension
+        p->max_trailers = max_framing;
         p->eager(true);
         if (method == "HEAD") {
             p->skip(true);
         }
     }
 
-    // Parses until the body is complete, or until `want` bytes of body are buffered.
-    void read_body(std::size_t want) {
+    void check_body_size() {
+        if (max_body == 0) {
+            return;
+        }
+        boost::optional<std::uint64_t> announced = p->content_length();
+        if (p->body_total > max_body || (announced && *announced > max_body)) {
+            broken = true;
+            throw body_too_large_error(
+                where() + ": the response body is larger than max_body_size (" +
+                std::to_string(max_body) + " bytes" +
+                (announced ? "; Content-Length: " + std::to_string(*announced) : std::string()) +
+                ")");
+        }
+    }
+
+    // Parses until the body is complete, or until `want` bytes of body are buffered, reading
+    // at most `most` bytes at a time.
+    void read_body(std::size_t want, std::size_t most = 16384) {
+        check_body_size();
         for (;;) {
             parse_buffered();
+            check_body_size();
             if (p->is_done()) {
                 complete = true;
                 finish();
@@ -262,7 +296,7 @@ struct client_exchange {
             if (p->body.size() >= want) {
                 return;
             }
-            if (!fill("reading the response body")) {
+            if (!fill("reading the response body", most)) {
                 if (p->need_eof()) {
                     beast_error ec;
                     p->put_eof(ec);
@@ -411,6 +445,7 @@ bool client_response::body_complete() const noexcept {
 
 std::string client_response::text() {
     detail::client_exchange& x = require("http::client_response::text");
+    x.check_body_size();
     if (!x.complete) {
         if (x.released) {
             throw usage_error("http::client_response::text: the response was released before "
@@ -430,12 +465,13 @@ std::string client_response::read_chunk(std::size_t max) {
     if (max == 0) {
         throw value_error("http::client_response::read_chunk: max must be above 0");
     }
+    x.check_body_size();
     if (x.p->body.empty() && !x.complete) {
         if (x.released) {
             throw usage_error("http::client_response::read_chunk: the response was released "
                               "before its body was read");
         }
-        x.read_body(1);
+        x.read_body(1, max);
     }
     std::string& b = x.p->body;
     if (b.size() <= max) {
@@ -673,6 +709,7 @@ client_response client_session::request(std::string_view method, std::string_vie
         x->u = u;
         x->method = m;
         x->t = t;
+        x->max_body = options.max_body_size ? *options.max_body_size : s_->opts.max_body_size;
         x->deadline = deadline;
         x->redirects = redirects;
         x->key = u.host + ":" + std::to_string(u.port);

@@ -54,6 +54,7 @@ struct request_data {
     std::size_t query_at = std::string::npos;  // index of '?' in target
     mutable std::optional<std::vector<std::pair<std::string, std::string>>> query;
     fields headers;
+    fields trailers;
     int version = 11;
     std::string body;
     std::string peer;
@@ -278,6 +279,7 @@ struct connection : std::enable_shared_from_this<connection> {
     bool closed = false;  // the task ended: responses can no longer use it
     bool hung_up = false;
     bool waiting_idle = false;  // between requests, in read_into with nothing buffered
+    bool reading_head = false;  // in read_into with no request or only part of its head
     // The response being streamed.
     bool head_sent = false;
     bool chunked = false;
@@ -289,6 +291,8 @@ struct connection : std::enable_shared_from_this<connection> {
     void serve();
     bool read_request(parser<true>& p);
     void answer_error(int status, std::string_view text);
+    void linger();
+    void client_went_away() noexcept;
     void send(response& r);
     void start_stream(response& r, request_data& d);
     void write_body(std::string_view data);
@@ -314,6 +318,9 @@ struct runner_state : std::enable_shared_from_this<runner_state> {
     std::size_t handlers = 0;
     std::uint64_t handled = 0;
     std::uint64_t cancelled = 0;
+    std::uint64_t disconnects = 0;
+    std::uint64_t disconnects_noted = 0;  // up to here, said in a note
+    time_point next_disconnect_note{};
 
     void start(const std::function<aio::server(aio::connection_handler)>& listen);
     void cleanup();
@@ -347,7 +354,130 @@ void connection::answer_error(int status, std::string_view text) {
     out += "\r\n\r\n";
     out += body;
     s.write(out);
+    linger();
 }
+
+// After an error answer the connection closes, often with more of the client's bytes
+// unread: closing at once would reset the connection (RST) and the client could lose the
+// answer. Send FIN, then read and drop what the client still sends, for a moment (nginx's
+// lingering close).
+void connection::linger() {
+    try {
+        s.write_eof();
+        aio::loop& lp = aio::get_running_loop();
+        time_point until = lp.time() + std::chrono::seconds(1);
+        std::size_t dropped = 0;
+        char sink[4096];
+        while (dropped < (1u << 20)) {
+            duration left = until - lp.time();
+            if (left <= duration::zero()) {
+                break;
+            }
+            std::size_t got = s.read_into(std::span<char>(sink, sizeof sink), left);
+            if (got == 0) {
+                break;
+            }
+            dropped += got;
+        }
+    } catch (const cancelled_error&) {
+        throw;
+    } catch (...) {
+        // The client is gone, or reset the connection: nothing more to wait for.
+    }
+}
+
+// A response cut short by the client's going away: counted, and noted at most once a
+// minute (a peer hanging up is not the application's error).
+void connection::client_went_away() noexcept {
+    runner_state& r = *rs;
+    ++r.disconnects;
+    try {
+        aio::loop& lp = aio::get_running_loop();
+        if (lp.time() < r.next_disconnect_note) {
+            return;
+        }
+        r.next_disconnect_note = lp.time() + std::chrono::minutes(1);
+        std::uint64_t n = r.disconnects - r.disconnects_noted;
+        r.disconnects_noted = r.disconnects;
+        lp.call_exception_handler({std::to_string(n) +
+                                       " client(s) went away while their response was sent (a "
+                                       "broken pipe or a reset: not an error; counted in "
+                                       "app_runner::client_disconnects(), noted at most once a "
+                                       "minute)",
+                                   nullptr, [name = r.name] { return "server '" + name + "'"; }});
+    } catch (...) {
+    }
+}
+
+namespace {
+
+// What the raw bytes of a request head say before Beast parses them.
+struct head_scan {
+    enum result_t { need_more, ready, refused } result = need_more;
+    int status = 0;
+    std::string why;
+};
+
+// Checks the head starting at `in[begin]` on the raw bytes, before Beast sees them: Beast
+// unfolds obs-fold silently, knows a request line only once it is whole, and refuses every
+// version but 1.0 and 1.1 as a plain "bad version". A request sent as HTTP/1.x (x > 1) is
+// rewritten in place to HTTP/1.1 (RFC 9112 §2.3). `ready`: the head is whole and may be fed.
+head_scan scan_head(std::string& in, std::size_t begin, const serve_options& o) {
+    std::size_t pos = begin;
+    for (std::size_t line = 0;; ++line) {
+        std::size_t nl = in.find('\n', pos);
+        std::size_t head = (nl == std::string::npos ? in.size() : nl + 1) - begin;
+        if (line == 0 &&
+            (nl == std::string::npos ? in.size() - begin : nl - begin) > o.max_field_size) {
+            return {head_scan::refused, 414,
+                    "request line longer than " + std::to_string(o.max_field_size) +
+                        " bytes (serve_options::max_field_size)"};
+        }
+        if (head > o.max_head_size) {
+            return {head_scan::refused, 431,
+                    "request head larger than " + std::to_string(o.max_head_size) +
+                        " bytes (serve_options::max_head_size)"};
+        }
+        if (nl == std::string::npos) {
+            return {};
+        }
+        if (nl == pos || in[nl - 1] != '\r') {
+            return {head_scan::refused, 400,
+                    "a line of the request head ends with LF alone; lines end with CRLF"};
+        }
+        std::string_view text(in.data() + pos, nl - 1 - pos);
+        if (line == 0) {
+            // "... HTTP/d.d"
+            if (text.size() >= 9 && text.substr(text.size() - 9, 6) == " HTTP/" &&
+                text[text.size() - 2] == '.' &&
+                std::isdigit(static_cast<unsigned char>(text[text.size() - 3])) &&
+                std::isdigit(static_cast<unsigned char>(text.back()))) {
+                char major = text[text.size() - 3];
+                char minor = text.back();
+                if (major >= '2') {
+                    return {head_scan::refused, 505,
+                            "HTTP/" + std::string(1, major) + "." + std::string(1, minor) +
+                                " is not supported; this server speaks HTTP/1.1"};
+                }
+                if (major == '1' && minor > '1') {
+                    in[nl - 2] = '1';
+                }
+            }
+        } else if (text.empty()) {
+            return {head_scan::ready, 0, {}};
+        } else if (text.front() == ' ' || text.front() == '\t') {
+            return {head_scan::refused, 400,
+                    line == 1 ? std::string("whitespace between the request line and the "
+                                            "first header field (RFC 9112 §2.2)")
+                              : std::string("obsolete line folding (a header line starting "
+                                            "with a space or tab) is not accepted (RFC 9112 "
+                                            "§5.2)")};
+        }
+        pos = nl + 1;
+    }
+}
+
+}  // namespace
 
 // Reads until `p` has a whole request. False: end the connection (quietly, or after an
 // error answer it sent).
@@ -355,19 +485,40 @@ bool connection::read_request(parser<true>& p) {
     const serve_options& o = rs->opts;
     aio::loop& lp = aio::get_running_loop();
     time_point head_deadline = time_point::max();
+    time_point body_deadline = no_deadline;
+    bool head_whole = false;
     at = phase::idle;
     for (;;) {
-        if (in_begin < in.size()) {
-            if (at == phase::idle) {
+        if (at == phase::idle) {
+            // RFC 9112 §2.2: empty lines before a request are ignored.
+            while (in.size() - in_begin >= 2 && in[in_begin] == '\r' && in[in_begin + 1] == '\n') {
+                in_begin += 2;
+            }
+            if (in.size() - in_begin == 1 && in[in_begin] == '\r') {
+                // Perhaps the start of one more empty line: wait for the rest.
+            } else if (in_begin < in.size()) {
                 at = phase::head;
                 head_deadline = lp.time() + o.header_timeout;
             }
+        }
+        if (at != phase::idle && in_begin < in.size()) {
+            if (!head_whole) {
+                head_scan h = scan_head(in, in_begin, o);
+                if (h.result == head_scan::refused) {
+                    answer_error(h.status, h.why);
+                    return false;
+                }
+                head_whole = h.result == head_scan::ready;
+            }
+        }
+        if (head_whole && in_begin < in.size()) {
             beast_error ec;
             std::size_t n = p.feed(in.data() + in_begin, in.size() - in_begin, ec);
             in_begin += n;
             if ((!ec || ec == bhttp::error::need_more) && !p.is_done() && p.is_header_done() &&
                 at != phase::body) {
                 at = phase::body;
+                body_deadline = aio::detail::deadline_after(o.body_timeout);
                 // RFC 9110 §10.1.1: a client that asked for it waits for 100 Continue before
                 // it sends the body (curl for a second, aiohttp for ever).
                 if (p.version == 11 && iequals_token(p.headers.value("Expect"), "100-continue")) {
@@ -378,12 +529,13 @@ bool connection::read_request(parser<true>& p) {
                 if (p.is_done()) {
                     return true;
                 }
-
                 if (n > 0) {
                     continue;
                 }
             } else if (ec != bhttp::error::need_more) {
-                if (ec == bhttp::error::header_limit) {
+                if (p.refused.status != 0) {
+                    answer_error(p.refused.status, p.refused.reason);
+                } else if (ec == bhttp::error::header_limit) {
                     bool line = p.exceeded == head_limit::request_line;
                     answer_error(line ? 414 : 431, line ? "request line too long"
                                                         : "request header fields too large");
@@ -394,6 +546,24 @@ bool connection::read_request(parser<true>& p) {
                     answer_error(400, "bad request: " + ec.message());
                 }
                 return false;
+            } else if (at == phase::body) {
+                // Beast waits for a whole chunk line, or a whole trailer section: bound what
+                // it may make us buffer.
+                std::string_view rest(in.data() + in_begin, in.size() - in_begin);
+                if (rest.size() > o.max_head_size) {
+                    answer_error(431, "trailer section larger than " +
+                                          std::to_string(o.max_head_size) +
+                                          " bytes (serve_options::max_head_size)");
+                    return false;
+                }
+                if (rest.size() > o.max_field_size &&
+                    rest.find('\n', std::min<std::size_t>(rest.size(), 2)) ==
+                        std::string_view::npos) {
+                    answer_error(400, "chunk line (size and extensions) longer than " +
+                                          std::to_string(o.max_field_size) +
+                                          " bytes (serve_options::max_field_size)");
+                    return false;
+                }
             }
         }
         // Need more bytes.
@@ -404,8 +574,8 @@ bool connection::read_request(parser<true>& p) {
             in.erase(0, in_begin);
             in_begin = 0;
         }
-        if (at == phase::idle && rs->shutting_down) {
-            return false;
+        if (at != phase::body && rs->shutting_down) {
+            return false;  // no request in progress (or only part of a head): close now
         }
         duration timeout;
         bool idle = at == phase::idle;
@@ -415,6 +585,9 @@ bool connection::read_request(parser<true>& p) {
             timeout = std::max(duration::zero(), head_deadline - lp.time());
         } else {
             timeout = o.server.connection.read_timeout;
+            if (body_deadline != no_deadline) {
+                timeout = std::min(timeout, std::max(duration::zero(), body_deadline - lp.time()));
+            }
         }
         std::size_t used = in.size();
         // Read into the spare capacity; grow (doubling, at least 16 KiB) when little is left.
@@ -425,10 +598,14 @@ bool connection::read_request(parser<true>& p) {
         in.resize(used + room);
         std::size_t got = 0;
         struct idle_flag {
-            bool& f;
-            ~idle_flag() { f = false; }
-        } flag{waiting_idle};
+            connection& c;
+            ~idle_flag() {
+                c.waiting_idle = false;
+                c.reading_head = false;
+            }
+        } flag{*this};
         waiting_idle = idle && used == 0;
+        reading_head = at != phase::body;
         try {
             got = s.read_into(std::span<char>(in.data() + used, room), timeout);
         } catch (const timeout_error&) {
@@ -437,7 +614,13 @@ bool connection::read_request(parser<true>& p) {
                 answer_error(408, "request head not received within " +
                                       format_duration(o.header_timeout));
             } else if (at == phase::body) {
-                answer_error(408, "request body stalled for " + format_duration(timeout));
+                if (lp.time() >= body_deadline) {
+                    answer_error(408, "request body not received within " +
+                                          format_duration(o.body_timeout) +
+                                          " (serve_options::body_timeout)");
+                } else {
+                    answer_error(408, "request body stalled for " + format_duration(timeout));
+                }
             }
             return false;  // idle keep-alive connections just close
         }
@@ -578,6 +761,48 @@ void connection::end_stream() {
     }
 }
 
+namespace {
+
+// "http://host[:port]/path?q" → {"host[:port]", "/path?q"}; nullopt when not an absolute
+// http or https URL with an authority.
+std::optional<std::pair<std::string, std::string>> split_absolute_form(std::string_view t) {
+    std::size_t colon = t.find("://");
+    if (colon == std::string_view::npos) {
+        return std::nullopt;
+    }
+    std::string_view scheme = t.substr(0, colon);
+    if (!iequals_token(scheme, "http") && !iequals_token(scheme, "https")) {
+        return std::nullopt;
+    }
+    std::string_view rest = t.substr(colon + 3);
+    std::size_t end = rest.find_first_of("/?");
+    std::string_view authority = rest.substr(0, end);
+    if (authority.empty() || authority.find('@') != std::string_view::npos) {
+        return std::nullopt;  // RFC 9110 §4.2.4: no user information
+    }
+    std::string target = end == std::string_view::npos ? "/" : std::string(rest.substr(end));
+    if (target.front() == '?') {
+        target.insert(0, "/");
+    }
+    return std::pair{std::string(authority), std::move(target)};
+}
+
+// Whether an exception from a handler is its client going away (a write on a connection the
+// client reset or closed).
+bool client_gone(std::exception_ptr e) noexcept {
+    try {
+        std::rethrow_exception(e);
+    } catch (const std::system_error& se) {
+        const std::error_code& c = se.code();
+        return c == std::errc::broken_pipe || c == std::errc::connection_reset ||
+               c == std::errc::not_connected || c.value() == ESHUTDOWN;
+    } catch (...) {
+    }
+    return false;
+}
+
+}  // namespace
+
 void connection::serve() {
     const serve_options& o = rs->opts;
     application& app = *rs->app;
@@ -587,6 +812,7 @@ void connection::serve() {
             static_cast<std::uint32_t>(std::min<std::size_t>(o.max_head_size, UINT32_MAX)));
         p.body_limit(o.client_max_size);
         p.max_field = o.max_field_size;
+        p.max_trailers = o.max_head_size;
         p.eager(true);
         if (!read_request(p)) {
             return;
@@ -595,14 +821,26 @@ void connection::serve() {
         auto d = std::make_shared<request_data>();
         d->method = std::move(p.method);
         d->target = std::move(p.target);
+        d->headers = std::move(p.headers);
+        if (!d->target.empty() && d->target.front() != '/') {
+            // RFC 9112 §3.2.2: absolute-form ("http://host/x") must be accepted, its
+            // authority standing for Host. Asterisk-form (OPTIONS *) is not served.
+            std::optional<std::pair<std::string, std::string>> abs = split_absolute_form(d->target);
+            if (!abs) {
+                answer_error(400, "bad request target '" + d->target +
+                                      "': a path starting with '/', or an absolute http URL");
+                return;
+            }
+            d->headers.set("Host", abs->first);
+            d->target = std::move(abs->second);
+        }
         d->query_at = d->target.find('?');
         d->path = percent_decode(std::string_view(d->target).substr(0, d->query_at));
         if (d->path.empty() || d->path.front() != '/') {
-            // Absolute-form ("http://host/x") and asterisk-form targets are not served.
             answer_error(400, "bad request target '" + d->target + "'");
             return;
         }
-        d->headers = std::move(p.headers);
+        d->trailers = std::move(p.trailers);
         d->version = p.version;
         d->body = std::move(p.body);
         d->peer = s.peer_address();
@@ -650,6 +888,10 @@ void connection::serve() {
             if (watch) {
                 aio::detail::stream_access::on_hangup(s, nullptr, nullptr);
             }
+            if (client_gone(std::current_exception())) {
+                client_went_away();
+                return;
+            }
             report_error("Error handling request",
                          d->method + " " + d->target + " from " + d->peer);
             if (hung_up || head_sent) {
@@ -661,7 +903,15 @@ void connection::serve() {
         if (watch) {
             aio::detail::stream_access::on_hangup(s, nullptr, nullptr);
         }
-        send(r);
+        try {
+            send(r);
+        } catch (const std::system_error&) {
+            if (!client_gone(std::current_exception())) {
+                throw;
+            }
+            client_went_away();
+            return;
+        }
         ++rs->handled;
         if (must_close || !d->keep_alive || rs->shutting_down) {
             return;
@@ -751,7 +1001,9 @@ void runner_state::cleanup() {
     if (srv) {
         srv.close();
         for (connection* c : conns) {
-            if (c->waiting_idle) {
+            // No request in progress, or only part of a head (a client trickling bytes):
+            // nothing to finish, so nothing to wait for.
+            if (c->waiting_idle || c->reading_head) {
                 aio::detail::stream_access::close_soon(c->s);
             }
         }
@@ -915,6 +1167,9 @@ std::optional<std::string_view> request::query(std::string_view name) const {
 }
 const fields& request::headers() const noexcept {
     return d_->headers;
+}
+const fields& request::trailers() const noexcept {
+    return d_->trailers;
 }
 int request::version() const noexcept {
     return d_->version;
@@ -1152,6 +1407,9 @@ std::uint64_t app_runner::requests_handled() const noexcept {
 }
 std::uint64_t app_runner::handlers_cancelled() const noexcept {
     return s_ ? s_->cancelled : 0;
+}
+std::uint64_t app_runner::client_disconnects() const noexcept {
+    return s_ ? s_->disconnects : 0;
 }
 
 // ---------------------------------------------------------------------------------------

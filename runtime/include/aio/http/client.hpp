@@ -50,6 +50,12 @@ struct client_options {
     int max_redirects = 10;
     /// Sent with every request (a request's own headers of the same name win).
     fields headers{};
+    /// Largest response body text(), bytes() and read_chunk() will take, in bytes; 0: no
+    /// limit (aiohttp has none either). Beyond it they throw body_too_large_error and the
+    /// connection is closed. Whatever the limit, a chunk line or trailer section from the
+    /// server may not exceed 64 KiB (protocol_error): a server cannot make the client buffer
+    /// without bound.
+    std::size_t max_body_size = 0;
     /// Name for messages and debug-mode reports.
     std::string name{};
 };
@@ -63,6 +69,8 @@ struct request_options {
     std::string body{};
     /// This request's time limits instead of the session's.
     std::optional<client_timeouts> timeouts{};
+    /// This request's max_body_size instead of the session's (0: no limit).
+    std::optional<std::size_t> max_body_size{};
     /// Follow 301, 302, 303, 307 and 308 answers (303, and 301/302 to a POST, become a GET
     /// without body, as browsers and aiohttp do).
     bool allow_redirects = true;
@@ -100,12 +108,14 @@ public:
     /// the body is complete (yield point, cancellation point). Throws timeout_error (read idle
     /// or total timeout: the message names the URL and the phase), protocol_error when the
     /// connection ends or fails early, usage_error when the response was released before its
-    /// body was read. Once the body has been returned, later calls return "".
+    /// body was read, body_too_large_error beyond max_body_size. Once the body has been
+    /// returned, later calls return "".
     std::string text();
     /// The same bytes as text() (aiohttp's read()).
     std::string bytes();
     /// Up to `max` bytes of the body as they arrive; empty once the body is complete.
-    /// Suspends while nothing is buffered. Throws as text().
+    /// Suspends while nothing is buffered. Never buffers much more than `max` bytes of body
+    /// (it reads at most `max` bytes from the connection at a time). Throws as text().
     std::string read_chunk(std::size_t max = 64 * 1024);
     /// True once the whole body has been received.
     [[nodiscard]] bool body_complete() const noexcept;

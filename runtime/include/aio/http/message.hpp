@@ -138,6 +138,13 @@ public:
     using std::runtime_error::runtime_error;
 };
 
+/// Client side: a response body larger than `max_body_size` (client_options or
+/// request_options). A protocol_error, so code that catches those catches it too.
+class body_too_large_error : public protocol_error {
+public:
+    using protocol_error::protocol_error;
+};
+
 /// Client side: more redirects than `max_redirects` (aiohttp's TooManyRedirects).
 class too_many_redirects_error : public std::runtime_error {
 public:

@@ -96,7 +96,9 @@ class request {
 public:
     /// "GET", "POST", ...
     [[nodiscard]] const std::string& method() const noexcept;
-    /// The request target as sent: "/users/7?x=1".
+    /// The request target in origin form: "/users/7?x=1". A target sent in absolute form
+    /// ("http://example.com/users/7?x=1", RFC 9112 §3.2.2) is given here in origin form,
+    /// and its authority replaces the Host header, as the RFC requires.
     [[nodiscard]] const std::string& target() const noexcept;
     /// The target's path, percent-decoded: "/users/7".
     [[nodiscard]] const std::string& path() const noexcept;
@@ -106,8 +108,13 @@ public:
     [[nodiscard]] const std::vector<std::pair<std::string, std::string>>& query() const;
     /// The first query parameter called `name`, if any.
     [[nodiscard]] std::optional<std::string_view> query(std::string_view name) const;
+    /// The header fields, as sent (names in their case; several of a name kept in order).
     [[nodiscard]] const fields& headers() const noexcept;
-    /// HTTP version: 10 or 11.
+    /// The trailer fields after a chunked body (empty otherwise), kept apart from headers():
+    /// they come after the head was checked, so a trailer never stands in for a header.
+    [[nodiscard]] const fields& trailers() const noexcept;
+    /// HTTP version: 10 or 11 (a request sent as HTTP/1.2 or higher 1.x is served as 1.1,
+    /// RFC 9112 §2.3).
     [[nodiscard]] int version() const noexcept;
     /// The body (empty when there was none).
     [[nodiscard]] const std::string& text() const noexcept;
@@ -240,12 +247,19 @@ struct serve_options {
     /// How long a client may take to send a request's line and headers once it began
     /// (slow clients cannot hold a connection forever): 408 and the connection is closed.
     duration header_timeout = std::chrono::seconds(30);
+    /// How long a client may take to send a whole request body once the head is in (a
+    /// deadline, not an idle timeout: a client trickling a byte now and then cannot hold a
+    /// connection forever): 408 and the connection is closed. The connection's read timeout
+    /// (`server.connection.read_timeout`) still bounds each pause within it.
+    duration body_timeout = std::chrono::seconds(60);
     /// Largest request body (aiohttp's client_max_size, 1 MiB): 413 beyond it.
     std::size_t client_max_size = 1024 * 1024;
-    /// Largest request line, and largest single header field (aiohttp's max_line_size and
-    /// max_field_size, 8190): 431 (414 for the request line) beyond them.
+    /// Largest request line, largest single header field and largest chunk line of a
+    /// chunked body (aiohttp's max_line_size and max_field_size, 8190): 431 beyond it for a
+    /// field, 414 for the request line, 400 for a chunk line (its extensions).
     std::size_t max_field_size = 8190;
-    /// Largest request head, request line and every header together: 431 beyond it.
+    /// Largest request head (request line and every header together), and largest trailer
+    /// section of a chunked body: 431 beyond it.
     std::size_t max_head_size = 32 * 1024;
     /// How long the graceful shutdown waits for running handlers before cancelling them
     /// (aiohttp's shutdown_timeout, 60 s).
@@ -300,6 +314,10 @@ public:
     [[nodiscard]] std::uint64_t requests_handled() const noexcept;
     /// Handlers cancelled: by shutdown_timeout or by a client disconnect.
     [[nodiscard]] std::uint64_t handlers_cancelled() const noexcept;
+    /// Responses cut short because the client went away while they were sent (a broken pipe
+    /// or a reset): counted, not reported one by one as errors (see docs/reference/
+    /// http-server.md).
+    [[nodiscard]] std::uint64_t client_disconnects() const noexcept;
 
 private:
     std::shared_ptr<detail::runner_state> s_;
