@@ -78,6 +78,14 @@ fiber_stack* stack_pool::acquire(std::size_t size) {
     fiber_stack* s = c.free;
     if (s != nullptr) {
         c.free = s->next_free;
+        if (c.free == nullptr) {
+            c.free_tail = nullptr;
+        }
+        if (!s->cold) {
+            AIO_ASSERT(c.warm > 0);
+            --c.warm;
+        }
+        s->cold = false;
     } else {
         if (c.current == nullptr || c.current->used == slab_stacks) {
             c.current = new_slab(size);
@@ -108,8 +116,38 @@ void stack_pool::release(fiber_stack* s) noexcept {
     unpoison(s->bottom, s->size);
     --in_use_;
     size_class& c = class_for(s->class_size);
-    s->next_free = c.free;
-    c.free = s;
+    if (c.warm < kept_warm) {
+        ++c.warm;
+        s->next_free = c.free;
+        c.free = s;
+        if (c.free_tail == nullptr) {
+            c.free_tail = s;
+        }
+        return;
+    }
+    // Past the high-water mark: every page but the top one (descriptor, the upper
+    // neighbour's canary) goes back to the kernel, and the stack to the cold end.
+    const std::size_t page = page_size();
+    auto* top_page = reinterpret_cast<char*>(reinterpret_cast<std::uintptr_t>(s) & ~(page - 1));
+    if (top_page > s->bottom) {
+        (void)::madvise(s->bottom, static_cast<std::size_t>(top_page - s->bottom), MADV_DONTNEED);
+    }
+    s->cold = true;
+    s->next_free = nullptr;
+    if (c.free_tail != nullptr) {
+        c.free_tail->next_free = s;
+    } else {
+        c.free = s;
+    }
+    c.free_tail = s;
+}
+
+std::size_t stack_pool::warm_free() const noexcept {
+    std::size_t n = 0;
+    for (const auto& c : classes_) {
+        n += c.warm;
+    }
+    return n;
 }
 
 stack_pool::slab* stack_pool::new_slab(std::size_t size) {

@@ -20,6 +20,13 @@
 // released stack goes to a LIFO free list so the next task reuses warm pages; stacks are
 // never unmapped one by one (munmap and first touches of fresh pages are what make spawning
 // slow on a VM), only whole slabs when the pool is destroyed with its loop.
+//
+// A burst (5000 connections at once, each stack touched 20-30 KiB deep) would otherwise keep
+// its peak resident for ever. Above a high-water mark of warm free stacks (kept_warm per size
+// class), a released stack gives its pages back to the kernel (madvise MADV_DONTNEED, all but
+// its top page, which holds its descriptor and its upper neighbour's canary) and goes to the
+// cold end of the free list: warm stacks are reused first, cold ones cost their first
+// touches again.
 #pragma once
 
 #include <aio/detail/config.hpp>
@@ -38,6 +45,7 @@ struct fiber_stack {
     fiber_stack* next_free;
     std::size_t class_size;  // the size class it was allocated for
     bool guarded;            // a guard page lies right below `bottom`
+    bool cold;               // free, with its pages given back to the kernel
 
     // A canary stack's canary sits right below its bottom, in the last bytes of the region
     // below it: the top page of the neighbouring stack, which that stack touches anyway (its
@@ -80,6 +88,11 @@ public:
 
     /// Stacks currently handed out.
     [[nodiscard]] std::size_t in_use() const noexcept { return in_use_; }
+    /// Free stacks whose pages are still resident, over every size class.
+    [[nodiscard]] std::size_t warm_free() const noexcept;
+    /// Free stacks kept resident per size class; past it a released stack's pages go back
+    /// to the kernel.
+    static constexpr std::size_t kept_warm = 256;
 
     static std::size_t page_size() noexcept;
     /// How many guarded stacks the whole process may hold at once.
@@ -96,8 +109,10 @@ private:
     };
     struct size_class {
         std::size_t size;
-        fiber_stack* free = nullptr;
-        slab* current = nullptr;  // the slab new stacks are carved from
+        fiber_stack* free = nullptr;       // warm stacks first (LIFO), then cold ones
+        fiber_stack* free_tail = nullptr;  // the last (coldest) free stack
+        std::size_t warm = 0;              // warm stacks at the head of `free`
+        slab* current = nullptr;           // the slab new stacks are carved from
     };
     size_class& class_for(std::size_t size);
     slab* new_slab(std::size_t size);
