@@ -130,10 +130,12 @@ session::session(config settings, loop& l, std::string options_text)
     // One watchdog thread times the steps for both detectors: the loop reads no clock per
     // step (two reads cost as much as the step itself on some virtual machines).
     want_slow_ = cfg_.wants("slow-callback");
-    if (cfg_.wants("stall") || want_slow_) {
+    if (cfg_.wants("stall") || want_slow_ || cfg_.wants("blocking-call")) {
         stall_ = std::make_unique<stall_watchdog>(
             cfg_.wants("stall") ? cfg_.stall : duration::max(),
-            want_slow_ ? cfg_.slow : duration::max(), color_, probe_);
+            want_slow_ ? cfg_.slow : duration::max(),
+            cfg_.wants("blocking-call") ? cfg_.block : duration::max(), color_, probe_,
+            in_wrapper_);
     }
     if (cfg_.wants("stack-high-water")) {
         detail::enable_stack_watermarks(l);
@@ -218,6 +220,9 @@ void session::after_task_step(const task_ref& t) noexcept {
                 detectors::stall(*this, t, blocked, r->stalled->stack, r->stalled->syscall);
                 longest_stall_ms_ = std::max(
                     longest_stall_ms_, std::chrono::duration<double, std::milli>(blocked).count());
+            }
+            for (auto& b : r->blocks) {
+                detectors::kernel_block(*this, std::move(b));
             }
             if (r->slow > duration::zero()) {
                 detectors::slow_callback(*this, t, r->slow,

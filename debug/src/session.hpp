@@ -79,6 +79,9 @@ public:
     void flush() noexcept;
 
     [[nodiscard]] const config& settings() const noexcept { return cfg_; }
+    /// blocking-call's wrappers: a call they count runs on the loop thread (the watchdog's
+    /// kernel-block detection leaves it to them). Loop thread.
+    void set_in_wrapper(bool on) noexcept { in_wrapper_.store(on, std::memory_order_release); }
     [[nodiscard]] bool wants(std::string_view id) const { return cfg_.wants(id); }
     /// Milliseconds since the loop started.
     [[nodiscard]] double now_ms() const noexcept;
@@ -187,7 +190,8 @@ private:
     // slow-callback findings waiting for their task to report where the step ended
     std::unordered_map<std::uint64_t, raw_finding> awaiting_capture_;
     bool color_ = false;
-    step_probe probe_;  // fed by the loop at every step; read by the watchdog
+    step_probe probe_;                     // fed by the loop at every step; read by the watchdog
+    std::atomic<bool> in_wrapper_{false};  // see set_in_wrapper
     std::unique_ptr<stall_watchdog> stall_;
     double longest_stall_ms_ = 0;
 };

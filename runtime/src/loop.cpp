@@ -112,6 +112,21 @@ void no_loop_on_this_thread(const char* what) {
 
 thread_local int tls_internal_blocking = 0;
 
+internal_blocking::internal_blocking() noexcept {
+    ++tls_internal_blocking;
+    if (tls_loop != nullptr && tls_loop->probe_ != nullptr && tls_internal_blocking == 1) {
+        flag_ = &tls_loop->probe_->aio_blocking;
+        flag_->store(true, std::memory_order_release);
+    }
+}
+
+internal_blocking::~internal_blocking() {
+    if (flag_ != nullptr) {
+        flag_->store(false, std::memory_order_release);
+    }
+    --tls_internal_blocking;
+}
+
 loop_core& require_loop(const char* what) {
     loop_core* l = tls_loop;
     if (AIO_UNLIKELY(l == nullptr)) {

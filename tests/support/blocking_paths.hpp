@@ -20,6 +20,7 @@
 
 #include <fcntl.h>
 #include <poll.h>
+#include <semaphore.h>
 #include <sys/file.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -38,6 +39,9 @@ struct blocking_path {
     std::string name;  ///< what the program does
     std::string call;  ///< the call the finding names
     std::function<void(std::chrono::milliseconds)> block;
+    /// No wrapper sees the call: the watchdog finds the loop thread asleep in the kernel and
+    /// the finding names the system call ("blocking system call futex in task ...").
+    bool kernel = false;
 };
 
 namespace blocking_detail {
@@ -61,6 +65,18 @@ inline void fill(int fd) {
     char c = 'x';
     (void)!::write(fd, &c, 1);
 }
+
+#if defined(__x86_64__)
+// nanosleep made with the syscall instruction itself, as code that bypasses libc does.
+inline long raw_nanosleep(const timespec* ts) {
+    long ret = 0;
+    asm volatile("syscall"
+                 : "=a"(ret)
+                 : "a"(static_cast<long>(SYS_nanosleep)), "D"(ts), "S"(nullptr)
+                 : "rcx", "r11", "memory");
+    return ret;
+}
+#endif
 
 }  // namespace blocking_detail
 
@@ -213,6 +229,26 @@ inline std::vector<blocking_path> blocking_paths() {
                      timespec ts{0, static_cast<long>(std::chrono::nanoseconds(d).count())};
                      (void)::syscall(SYS_nanosleep, &ts, nullptr);
                  }});
+    // Seen only in the kernel: no libc function a wrapper could interpose.
+    p.push_back({"sem_wait (a wait inside libc)", "futex",
+                 [](std::chrono::milliseconds d) {
+                     sem_t sem;
+                     ::sem_init(&sem, 0, 0);
+                     {
+                         later l(d, [&] { ::sem_post(&sem); });
+                         ::sem_wait(&sem);
+                     }
+                     ::sem_destroy(&sem);
+                 },
+                 true});
+#if defined(__x86_64__)
+    p.push_back({"nanosleep by the syscall instruction", "nanosleep",
+                 [](std::chrono::milliseconds d) {
+                     timespec ts{0, static_cast<long>(std::chrono::nanoseconds(d).count())};
+                     (void)blocking_detail::raw_nanosleep(&ts);
+                 },
+                 true});
+#endif
     return p;
 }
 

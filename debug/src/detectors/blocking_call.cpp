@@ -8,6 +8,7 @@
 // straight through. Socket calls count only on sockets in blocking mode; poll and select only
 // with a timeout.
 #include "detectors.hpp"
+#include "kernel_stack.hpp"
 
 #include <aio/detail/config.hpp>
 #include <aio/errors.hpp>
@@ -15,11 +16,14 @@
 #include <cerrno>
 #include <chrono>
 #include <cstdarg>
+#include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <utility>
 
 #include <dlfcn.h>
 #include <fcntl.h>
+#include <link.h>
 #include <netdb.h>
 #include <poll.h>
 #include <pthread.h>
@@ -76,6 +80,7 @@ public:
                   detail::tls_internal_blocking == 0 && detail::current_task_or_null() != nullptr &&
                   tls_session->wants("blocking-call");
         if (active_) {
+            tls_session->set_in_wrapper(true);  // the watchdog leaves this call to us
             start_ = std::chrono::steady_clock::now();
         }
     }
@@ -86,6 +91,7 @@ public:
             if (!measured_ || took >= tls_session->settings().block) {
                 report(took);
             }
+            tls_session->set_in_wrapper(false);
             errno = saved;
         }
         --tls_depth;
@@ -122,6 +128,87 @@ private:
 };
 
 }  // namespace
+
+namespace {
+
+// glibc's pthread_create, as [first byte, last byte + 1). A wait inside it is on glibc's own
+// short-held locks (its stack cache, the TLS slot table) held by another thread (one that is
+// exiting, say) that a loaded machine preempted: it lasts a scheduler quantum or two, without
+// debug mode too, and says nothing about the program's design.
+std::pair<std::uintptr_t, std::uintptr_t> thread_creation_range() noexcept {
+    static const std::pair<std::uintptr_t, std::uintptr_t> range = [] {
+        std::pair<std::uintptr_t, std::uintptr_t> r{0, 0};
+        // libc's own, not a sanitizer's interceptor of the same name.
+        void* libc = ::dlopen("libc.so.6", RTLD_LAZY | RTLD_NOLOAD);
+        void* fn = libc != nullptr ? ::dlsym(libc, "pthread_create") : nullptr;
+        Dl_info info{};
+        const ElfW(Sym)* sym = nullptr;
+        if (fn != nullptr &&
+            ::dladdr1(fn, &info, reinterpret_cast<void**>(const_cast<ElfW(Sym)**>(&sym)),
+                      RTLD_DL_SYMENT) != 0 &&
+            sym != nullptr && info.dli_saddr != nullptr) {
+            auto first = reinterpret_cast<std::uintptr_t>(info.dli_saddr);
+            r = {first, first + sym->st_size};
+        }
+        if (libc != nullptr) {
+            ::dlclose(libc);
+        }
+        return r;
+    }();
+    return range;
+}
+
+bool inside_thread_creation(const raw_stack& stack) noexcept {
+    const auto [first, end] = thread_creation_range();
+    for (void* frame : stack) {
+        auto pc = reinterpret_cast<std::uintptr_t>(frame);
+        if (pc > first && pc <= end) {  // a return address may be one past the last byte
+            return true;
+        }
+    }
+    return false;
+}
+
+}  // namespace
+
+namespace detectors {
+
+void kernel_block(session& s, stall_watchdog::kernel_block b) {
+    if (inside_thread_creation(b.stack)) {
+        return;
+    }
+    try {
+        raw_finding r;
+        r.f.id = "blocking-call";
+        r.f.severity = "error";
+        r.f.task_id = b.task_id;
+        r.f.task_name = b.task_name;
+        // The task, for its creation stack (the loop thread; a block is rare).
+        for (const task_ref& t : aio::all_tasks()) {
+            if (t.id() == b.task_id) {
+                r = task_finding(s, t, "blocking-call", "error");
+                break;
+            }
+        }
+        const std::string call = syscall_name(b.syscall);
+        r.f.duration_ms = std::chrono::duration<double, std::milli>(b.blocked).count();
+        r.f.message = "the loop thread slept in the kernel in the system call " + call +
+                      " for about " + format_duration(b.blocked) +
+                      " (seen by the watchdog to one tick, outside aio's interposed calls)";
+        r.title = "blocking system call " + call + " in task '" + b.task_name + "' (" +
+                  format_duration(b.blocked) + ")";
+        r.culprit = std::move(b.stack);
+        r.f.why = "a blocking call stops the whole loop, not just this task: every other task, "
+                  "timer and socket waits until it returns";
+        r.f.fix = "use the async form (aio::sleep instead of sleep, aio::open_connection instead "
+                  "of connect/getaddrinfo) or move the call to a thread with aio::to_thread";
+        r.f.lesson = "02-blocking-call";
+        s.report(std::move(r));
+    } catch (...) {
+    }
+}
+
+}  // namespace detectors
 
 bool tls_session_active() noexcept {
     return tls_session != nullptr && tls_depth == 0 && detail::current_task_or_null() != nullptr;

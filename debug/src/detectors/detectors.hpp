@@ -32,6 +32,8 @@ void wrong_thread(session& s, const char* call);       // wrong_thread (foreign 
 void stack_high_water(session& s, const task_ref& t);  // task_done
 void stall(session& s, const task_ref& t, duration step, raw_stack culprit,
            long syscall);  // after_task_step
+// blocking-call from the watchdog: a step slept in a system call no wrapper counted
+void kernel_block(session& s, stall_watchdog::kernel_block b);  // after_task_step
 
 }  // namespace aio::debug::detectors
 

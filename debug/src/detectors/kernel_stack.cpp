@@ -153,6 +153,20 @@ std::size_t read_own_memory(std::uintptr_t from, std::uint8_t* to, std::size_t b
 
 }  // namespace
 
+kernel_position kernel_position_of(pid_t tid) noexcept {
+    kernel_position out;
+    try {
+        blocked_state st;
+        if (read_blocked_state(tid, st)) {
+            out.syscall = st.syscall;
+            out.sp = st.sp;
+            out.pc = st.pc;
+        }
+    } catch (...) {
+    }
+    return out;
+}
+
 bool sample_blocked_thread(pid_t tid, kernel_sample& out) noexcept {
     try {
         blocked_state before;

@@ -3,6 +3,7 @@
 
 #include "../stacks.hpp"
 
+#include <cstdint>
 #include <string>
 
 #include <sys/types.h>
@@ -23,6 +24,17 @@ struct kernel_sample {
 /// be read, or the thread left the kernel while its stack was read): sample it with a signal
 /// instead. Any thread but `tid`; never throws.
 bool sample_blocked_thread(pid_t tid, kernel_sample& out) noexcept;
+
+/// Where thread `tid` of this process is, as /proc/self/task/<tid>/syscall says.
+struct kernel_position {
+    long syscall = -2;  ///< the system call it sleeps in; -1 off the CPU but in none; -2 running
+    std::uintptr_t sp = 0;
+    std::uintptr_t pc = 0;
+};
+
+/// Reads it. A thread that is on a CPU, in user code or in the kernel, reads as running (-2);
+/// so does one whose file cannot be read. Any thread; never throws.
+kernel_position kernel_position_of(pid_t tid) noexcept;
 
 /// "futex", "read", "nanosleep", ... for x86-64 system call numbers; "syscall <n>" otherwise.
 std::string syscall_name(long number);

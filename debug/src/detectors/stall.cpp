@@ -28,11 +28,15 @@
 
 namespace aio::debug {
 
-stall_watchdog::stall_watchdog(duration stall, duration slow, bool color, step_probe& probe)
+stall_watchdog::stall_watchdog(duration stall, duration slow, duration block, bool color,
+                               step_probe& probe, const std::atomic<bool>& in_wrapper)
     : threshold_(stall)
     , slow_(slow)
-    , tick_(std::clamp<duration>(std::min(stall, slow) / 8, std::chrono::milliseconds(1),
-                                 std::chrono::milliseconds(25)))
+    , block_(block)
+    // Kernel blocks need two looks inside the block: ticks of half of `block`, 1 ms at least.
+    , tick_(std::clamp<duration>(std::min({stall / 8, slow / 8, block / 2}),
+                                 std::chrono::milliseconds(1), std::chrono::milliseconds(25)))
+    , in_wrapper_(in_wrapper)
     , color_(color)
     , loop_thread_(::pthread_self())
     , loop_tid_(static_cast<pid_t>(::gettid()))
@@ -65,7 +69,11 @@ std::optional<stall_watchdog::step_report> stall_watchdog::collect(std::uint64_t
         r.slow = clock::now() - slow_since_;
         slow_generation_ = 0;
     }
-    if (!r.stalled && r.slow == duration::zero()) {
+    if (open_ && open_->generation == ended) {
+        close_kernel_block();  // the step ended: so did the system call it slept in
+    }
+    r.blocks.swap(blocks_);
+    if (!r.stalled && r.slow == duration::zero() && r.blocks.empty()) {
         return std::nullopt;
     }
     return r;
@@ -98,6 +106,9 @@ void stall_watchdog::watch(clock::time_point created) {
         const std::uint64_t gen = probe_.generation.load(std::memory_order_acquire);
         const clock::time_point last_tick = previous_tick;
         previous_tick = now;
+        if (block_ != duration::max()) {
+            track_kernel(lock, gen, now);
+        }
         if ((gen & 1) == 0) {
             continue;  // between steps
         }
@@ -156,6 +167,76 @@ void stall_watchdog::watch(clock::time_point created) {
         }
         next_report = next_report > duration::max() / 2 ? duration::max() : next_report * 2;
     }
+}
+
+// A step during which the loop thread sleeps in the kernel, in a call no wrapper counts (a
+// system call made with inline assembly, a wait inside libc, a function not interposed):
+// seen by looking at /proc/self/task/<tid>/syscall every tick while a step runs. A call seen
+// at two ticks in a row (same system call, same stack pointer and pc, same step) is a block;
+// when it ends, it counts if it lasted `block` (to a tick: from the first look to the last
+// plus one tick). One look is not enough: a fast system call can be caught by chance.
+void stall_watchdog::track_kernel(std::unique_lock<std::mutex>& lock, std::uint64_t gen,
+                                  clock::time_point now) {
+    // /proc is read without the lock: the loop takes it at the end of a step.
+    const bool in_step = (gen & 1) != 0;
+    lock.unlock();
+    const kernel_position at = in_step ? kernel_position_of(loop_tid_) : kernel_position{};
+    lock.lock();
+    const bool sleeping = at.syscall >= 0;
+    if (open_) {
+        if (sleeping && gen == open_->generation && at.syscall == open_->syscall &&
+            at.sp == open_->sp && at.pc == open_->pc) {
+            open_->last_seen = now;
+            if (open_->block.stack.empty() && !open_->covered) {
+                // Seen twice: worth a stack, taken without the lock. The thread sleeps inside
+                // this step, so the probe's task is its task.
+                const clock::time_point first = open_->first_seen;
+                lock.unlock();
+                kernel_sample sample;
+                const bool got = sample_blocked_thread(loop_tid_, sample);
+                std::uint64_t id = probe_.task_id.load(std::memory_order_relaxed);
+                const char* name = probe_.task_name.load(std::memory_order_relaxed);
+                lock.lock();
+                if (got && open_ && open_->first_seen == first &&
+                    probe_.generation.load(std::memory_order_acquire) == gen) {
+                    open_->block.stack = std::move(sample.stack);
+                    open_->block.task_id = id;
+                    open_->block.task_name = name != nullptr ? name : "task-" + std::to_string(id);
+                    // The step may end before the next look: collect() closes it then.
+                    probe_.attention.store(true, std::memory_order_release);
+                }
+            }
+            return;
+        }
+        close_kernel_block();  // it ended between the last look and this one
+    }
+    if (!sleeping) {
+        return;
+    }
+    open_block b;
+    b.generation = gen;
+    b.syscall = at.syscall;
+    b.sp = at.sp;
+    b.pc = at.pc;
+    b.first_seen = now;
+    b.last_seen = now;
+    b.covered = in_wrapper_.load(std::memory_order_acquire) ||
+                probe_.aio_blocking.load(std::memory_order_acquire);
+    b.block.syscall = at.syscall;
+    open_ = std::move(b);
+}
+
+// The open kernel block has ended: it counts if a wrapper did not count it and it lasted
+// `block` (from the first look to the last, plus the tick after which it was gone). Under the
+// lock.
+void stall_watchdog::close_kernel_block() {
+    const duration lasted = open_->last_seen - open_->first_seen + tick_;
+    if (!open_->covered && !open_->block.stack.empty() && lasted >= block_) {
+        open_->block.blocked = lasted;
+        blocks_.push_back(std::move(open_->block));
+        probe_.attention.store(true, std::memory_order_release);
+    }
+    open_.reset();
 }
 
 // Samples the loop thread while the step runs (runtime/src/signals.cpp: a signal to that

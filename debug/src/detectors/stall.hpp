@@ -15,6 +15,7 @@
 #include <optional>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include <pthread.h>
 #include <sys/types.h>
@@ -30,7 +31,11 @@ class stall_watchdog {
 public:
     /// Starts the watchdog for the calling (loop) thread. duration::max() turns a detector off.
     /// `probe`: the loop's step generations (read) and attention flag (set when there is news).
-    stall_watchdog(duration stall, duration slow, bool color, step_probe& probe);
+    /// `block`: a step during which the loop thread sleeps in one system call this long is a
+    /// kernel block, unless `in_wrapper` (set by the blocking-call wrappers while a call they
+    /// count runs) says a wrapper reports that call itself.
+    stall_watchdog(duration stall, duration slow, duration block, bool color, step_probe& probe,
+                   const std::atomic<bool>& in_wrapper);
     ~stall_watchdog();
     stall_watchdog(const stall_watchdog&) = delete;
     stall_watchdog& operator=(const stall_watchdog&) = delete;
@@ -45,10 +50,20 @@ public:
                                     ///< none, -2: it was running user code or nothing is known)
     };
 
+    /// The loop thread slept in one system call, inside a step, outside the wrappers.
+    struct kernel_block {
+        long syscall = -1;
+        raw_stack stack;     ///< sampled while it slept (kernel_stack.hpp)
+        duration blocked{};  ///< how long: to one watchdog tick
+        std::uint64_t task_id = 0;
+        std::string task_name;
+    };
+
     /// What the watchdog saw of a step that just ended (empty for almost every step).
     struct step_report {
-        std::optional<stall> stalled;  ///< it ran past the stall threshold
-        duration slow{};               ///< it ran past the slow threshold: how long (else 0)
+        std::optional<stall> stalled;      ///< it ran past the stall threshold
+        duration slow{};                   ///< it ran past the slow threshold: how long (else 0)
+        std::vector<kernel_block> blocks;  ///< kernel blocks that ended since the last report
     };
 
     /// Loop thread, after a step that needed attention: what the watchdog has about the step
@@ -61,12 +76,30 @@ public:
 
 private:
     void watch(clock::time_point created);
+    void track_kernel(std::unique_lock<std::mutex>& lock, std::uint64_t gen, clock::time_point now);
+    void close_kernel_block();
     void capture(std::unique_lock<std::mutex>& lock, stall& s);
     void live_line(const stall& s, duration blocked, bool first);
 
     const duration threshold_;
     const duration slow_;
+    const duration block_;
     const duration tick_;
+    const std::atomic<bool>& in_wrapper_;
+    // The kernel block being watched: seen at two ticks in a row in the same system call at
+    // the same place, in the same step, before it counts.
+    struct open_block {
+        std::uint64_t generation = 0;
+        long syscall = -1;
+        std::uintptr_t sp = 0;
+        std::uintptr_t pc = 0;
+        clock::time_point first_seen{};
+        clock::time_point last_seen{};
+        bool covered = false;  // a wrapper was counting a call when it was first seen
+        kernel_block block;
+    };
+    std::optional<open_block> open_;    // guarded by mutex_
+    std::vector<kernel_block> blocks_;  // guarded by mutex_: ended, for collect()
     const bool color_;
     pthread_t loop_thread_;
     pid_t loop_tid_;

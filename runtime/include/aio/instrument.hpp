@@ -54,6 +54,10 @@ struct step_probe {
     /// `generation` runs; readable from another thread only while the loop thread is known
     /// not to run user code (blocked in the kernel inside that step).
     std::atomic<const char*> task_name{nullptr};
+    /// Set while aio itself blocks the loop thread on purpose inside a step (resolving a
+    /// creation site for an error message on a helper thread and joining it): an instrument
+    /// that watches for blocking calls leaves it alone.
+    std::atomic<bool> aio_blocking{false};
 };
 
 /// Base class of instruments. Override the hooks you need; the others do nothing.

@@ -9,6 +9,7 @@
 #include <thread>
 
 #include <fcntl.h>
+#include <semaphore.h>
 #include <unistd.h>
 
 using namespace std::chrono_literals;
@@ -71,6 +72,18 @@ int main() {
         writer.join();
         ::close(fds[0]);
         ::close(fds[1]);
+        aio::sleep(1ms);
+
+        // A wait inside libc that no wrapper sees: the watchdog finds the loop thread asleep
+        // in the kernel (futex). The poster is detached and the semaphore static, so no join
+        // follows the wait.
+        static sem_t sem;
+        ::sem_init(&sem, 0, 0);
+        std::thread([] {
+            std::this_thread::sleep_for(20ms);
+            ::sem_post(&sem);
+        }).detach();
+        ::sem_wait(&sem);  // expect: blocking-call
         aio::sleep(1ms);
 
         // A task still pending when the loop closes.

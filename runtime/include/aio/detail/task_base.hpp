@@ -7,6 +7,7 @@
 #include <aio/detail/config.hpp>
 #include <aio/detail/intrusive_list.hpp>
 
+#include <atomic>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -223,14 +224,17 @@ void checkpoint(task_base& t);
 extern thread_local int tls_internal_blocking;
 
 /// Marks a blocking call aio makes itself on a loop thread (joining a helper thread that
-/// resolves a creation site for an error message: libdw needs more stack than a fiber has):
-/// not the user's blocking call.
+/// resolves a creation site): not the user's blocking call. Sets the loop's step probe's
+/// aio_blocking flag too, for watchers on other threads.
 class internal_blocking {
 public:
-    internal_blocking() noexcept { ++tls_internal_blocking; }
-    ~internal_blocking() { --tls_internal_blocking; }
+    internal_blocking() noexcept;
+    ~internal_blocking();
     internal_blocking(const internal_blocking&) = delete;
     internal_blocking& operator=(const internal_blocking&) = delete;
+
+private:
+    std::atomic<bool>* flag_ = nullptr;
 };
 
 /// `t` goes on after a delivered cancellation (its next yield point, or its return): tells the
