@@ -125,3 +125,43 @@ TEST_CASE("max_body_size caps text() and read_chunk(), and a request may lift it
         },
         real_time);
 }
+
+TEST_CASE("max_body_size ignores the Content-Length of answers that have no body",
+          "[http][client][limits]") {
+    run_test(
+        [] {
+            auto head = hostile_server("HTTP/1.1 200 OK\r\nContent-Length: 10000000\r\n\r\n", 0);
+            auto not_modified =
+                hostile_server("HTTP/1.1 304 Not Modified\r\nContent-Length: 10000000\r\n\r\n", 0);
+            client_session http({.max_body_size = 1000});
+            auto h = http.request("HEAD", url_of(head));
+            CHECK(h.text().empty());
+            auto n = http.get(url_of(not_modified));
+            CHECK(n.status() == 304);
+            CHECK(n.text().empty());
+            http.close();
+            for (auto* s : {&head, &not_modified}) {
+                s->close();
+                s->wait_closed();
+            }
+        },
+        real_time);
+}
+
+TEST_CASE("a response header field longer than 8190 bytes is read, within the 64 KiB head",
+          "[http][client][limits]") {
+    run_test(
+        [] {
+            auto srv = hostile_server("HTTP/1.1 200 OK\r\nX-Big: " + std::string(9000, 'a') +
+                                          "\r\nContent-Length: 2\r\n\r\nok",
+                                      0);
+            client_session http;
+            auto r = http.get(url_of(srv));
+            CHECK(r.headers().value("X-Big").size() == 9000);
+            CHECK(r.text() == "ok");
+            http.close();
+            srv.close();
+            srv.wait_closed();
+        },
+        real_time);
+}

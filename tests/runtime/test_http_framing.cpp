@@ -363,3 +363,107 @@ TEST_CASE("a client that goes away mid-response is counted, not reported as an e
         },
         real_time);
 }
+
+TEST_CASE("a chunk extension with a control character, or a quote that does not end, is refused",
+          "[http][server][framing]") {
+    with_server([](aio::http::app_runner& runner) {
+        const std::string head =
+            "POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n";
+        // A bare LF inside a quoted extension: where a front end that ends lines at LF would
+        // read a second request.
+        std::string lf =
+            exchange(runner.port(), head + "2;a=\"\nXY\n0\n\nGET /users/SMUG HTTP/1.1\nHost: "
+                                           "x\n\n\"\r\nAB\r\n0\r\n\r\n");
+        CAPTURE(lf);
+        CHECK(lf.rfind("HTTP/1.1 400", 0) == 0);
+        CHECK(status_lines(lf) == 1);
+        CHECK(lf.find("SMUG") == std::string::npos);
+        std::string nul = exchange(
+            runner.port(), head + std::string("3;a=\"\x00\x01\x7f\"\r\nabc\r\n0\r\n\r\n", 23));
+        CHECK(nul.rfind("HTTP/1.1 400", 0) == 0);
+        CHECK(nul.find("control character") != std::string::npos);
+        // Before: no answer until body_timeout.
+        std::string open_quote = exchange(runner.port(), head + "3;a=\"x\r\nabc\r\n0\r\n\r\n", 1s);
+        CHECK(open_quote.rfind("HTTP/1.1 400", 0) == 0);
+        CHECK(open_quote.find("<timeout>") == std::string::npos);
+        // A trailer line ending in LF alone.
+        std::string trailer_lf = exchange(runner.port(), head + "0\r\nX-T: 1\n\r\n", 1s);
+        CHECK(trailer_lf.rfind("HTTP/1.1 400", 0) == 0);
+    });
+}
+
+TEST_CASE("empty lines trickled before a request cannot hold a connection past header_timeout",
+          "[http][server][framing]") {
+    with_server(
+        [](aio::http::app_runner& runner) {
+            aio::stream s = aio::open_connection("127.0.0.1", runner.port());
+            auto& lp = aio::get_running_loop();
+            auto began = lp.time();
+            bool closed = false;
+            for (int i = 0; i < 20 && !closed; ++i) {
+                try {
+                    s.write("\r\n");
+                    std::string got = s.read(65536, 100ms);
+                    closed = true;  // an answer or EOF: the server let go
+                } catch (const aio::timeout_error&) {
+                } catch (const std::system_error&) {
+                    closed = true;
+                }
+            }
+            CHECK(closed);
+            CHECK(lp.time() - began < 1s);  // header_timeout is 300 ms
+            s.abort();
+        },
+        {.header_timeout = 300ms});
+}
+
+TEST_CASE("a Host that is not a host[:port] is refused, in the field and in absolute form",
+          "[http][server][framing]") {
+    with_server([](aio::http::app_runner& runner) {
+        for (std::string host : {"a, b", "a/b@c", "a:b:c", "e.com%00", "e.com:99999x", "[::1"}) {
+            std::string r =
+                exchange(runner.port(), "GET /who HTTP/1.1\r\nHost: " + host + "\r\n\r\n");
+            CAPTURE(host, r);
+            CHECK(r.rfind("HTTP/1.1 400", 0) == 0);
+            CHECK(r.find("invalid Host") != std::string::npos);
+        }
+        for (std::string target :
+             {"http://evil#/who", "http://e.com:abc/who", "http://e.com%00/who"}) {
+            std::string r =
+                exchange(runner.port(), "GET " + target + " HTTP/1.1\r\nHost: x\r\n\r\n");
+            CAPTURE(target, r);
+            CHECK(r.rfind("HTTP/1.1 400", 0) == 0);
+        }
+        for (std::string host : {"example.com:8080", "[::1]:80", "127.0.0.1", ""}) {
+            std::string r = exchange(runner.port(), "GET /who HTTP/1.1\r\nHost: " + host +
+                                                        "\r\nConnection: close\r\n\r\n");
+            CAPTURE(host, r);
+            CHECK(r.rfind("HTTP/1.1 200", 0) == 0);
+        }
+    });
+}
+
+TEST_CASE("a request line of exactly max_field_size bytes is served; one more byte is 414",
+          "[http][server][framing]") {
+    with_server([](aio::http::app_runner& runner) {
+        // "GET /x...x HTTP/1.1": 4 + target + 9 bytes.
+        std::string fits = "GET /" + std::string(8190 - 4 - 9 - 1, 'x') + " HTTP/1.1";
+        REQUIRE(fits.size() == 8190);
+        std::string r = exchange(runner.port(), fits + "\r\nHost: x\r\nConnection: close\r\n\r\n");
+        CHECK(r.rfind("HTTP/1.1 404", 0) == 0);
+        std::string over = "GET /" + std::string(8190 - 4 - 9, 'x') + " HTTP/1.1";
+        r = exchange(runner.port(), over + "\r\nHost: x\r\n\r\n");
+        CHECK(r.rfind("HTTP/1.1 414", 0) == 0);
+    });
+}
+
+TEST_CASE("a trailer Connection: close does not close the connection", "[http][server][framing]") {
+    with_server([](aio::http::app_runner& runner) {
+        std::string r = exchange(runner.port(),
+                                 "POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n"
+                                 "\r\n1\r\na\r\n0\r\nConnection: close\r\n\r\nGET /users/5 "
+                                 "HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+        CHECK(status_lines(r) == 2);
+        CHECK(r.find("user 5") != std::string::npos);
+    });
+}

@@ -258,7 +258,7 @@ struct client_exchange {
         p->body_limit(std::numeric_limits<std::uint64_t>::max());  // none: Beast 1.74 compares none
                                                                    // as smaller than any length
         p->header_limit(64 * 1024);
-        p->max_field = 8190;  // a chunk extension
+        p->max_chunk_ext = 8190;
         p->max_trailers = max_framing;
         p->eager(true);
         if (method == "HEAD") {
@@ -270,7 +270,13 @@ struct client_exchange {
         if (max_body == 0) {
             return;
         }
-        boost::optional<std::uint64_t> announced = p->content_length();
+        // HEAD, 1xx, 204 and 304 have no body whatever their Content-Length says.
+        const bool bodiless =
+            method == "HEAD" || p->status / 100 == 1 || p->status == 204 || p->status == 304;
+        boost::optional<std::uint64_t> announced;
+        if (!bodiless) {
+            announced = p->content_length();
+        }
         if (p->body_total > max_body || (announced && *announced > max_body)) {
             broken = true;
             throw body_too_large_error(

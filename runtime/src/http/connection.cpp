@@ -174,27 +174,35 @@ struct head_scan {
     std::string why;
 };
 
+// Where scan_head got to in a head that is not whole yet: the next line starts `offset`
+// bytes after the head's first byte (a head is not consumed before it is whole, so the
+// offset survives the buffer's compaction), and it is line number `line`.
+struct scan_state {
+    std::size_t offset = 0;
+    std::size_t line = 0;
+};
+
 // Checks the head starting at `in[begin]` on the raw bytes, before Beast sees them: Beast
 // unfolds obs-fold silently, knows a request line only once it is whole, and refuses every
 // version but 1.0 and 1.1 as a plain "bad version". A request sent as HTTP/1.x (x > 1) is
 // rewritten in place to HTTP/1.1 (RFC 9112 §2.3). `ready`: the head is whole and may be fed.
-head_scan scan_head(std::string& in, std::size_t begin, const serve_options& o) {
-    std::size_t pos = begin;
-    for (std::size_t line = 0;; ++line) {
-        std::size_t nl = in.find('\n', pos);
-        std::size_t head = (nl == std::string::npos ? in.size() : nl + 1) - begin;
-        if (line == 0 &&
-            (nl == std::string::npos ? in.size() - begin : nl - begin) > o.max_field_size) {
-            return {head_scan::refused, 414,
-                    "request line longer than " + std::to_string(o.max_field_size) +
-                        " bytes (serve_options::max_field_size)"};
-        }
-        if (head > o.max_head_size) {
-            return {head_scan::refused, 431,
-                    "request head larger than " + std::to_string(o.max_head_size) +
-                        " bytes (serve_options::max_head_size)"};
-        }
+// Resumes where the last call stopped (`st`): each byte is looked at once.
+head_scan scan_head(std::string& in, std::size_t begin, const serve_options& o, scan_state& st) {
+    for (;; ++st.line) {
+        const std::size_t pos = begin + st.offset;
+        const std::size_t nl = in.find('\n', pos);
         if (nl == std::string::npos) {
+            // The line so far: the request line may still end with its CR.
+            if (st.line == 0 && in.size() - pos > o.max_field_size + 1) {
+                return {head_scan::refused, 414,
+                        "request line longer than " + std::to_string(o.max_field_size) +
+                            " bytes (serve_options::max_field_size)"};
+            }
+            if (in.size() - begin > o.max_head_size) {
+                return {head_scan::refused, 431,
+                        "request head larger than " + std::to_string(o.max_head_size) +
+                            " bytes (serve_options::max_head_size)"};
+            }
             return {};
         }
         if (nl == pos || in[nl - 1] != '\r') {
@@ -202,7 +210,18 @@ head_scan scan_head(std::string& in, std::size_t begin, const serve_options& o) 
                     "a line of the request head ends with LF alone; lines end with CRLF"};
         }
         std::string_view text(in.data() + pos, nl - 1 - pos);
-        if (line == 0) {
+        if (st.line == 0 && text.size() > o.max_field_size) {
+            return {head_scan::refused, 414,
+                    "request line longer than " + std::to_string(o.max_field_size) +
+                        " bytes (serve_options::max_field_size)"};
+        }
+        if (nl + 1 - begin > o.max_head_size) {
+            return {head_scan::refused, 431,
+                    "request head larger than " + std::to_string(o.max_head_size) +
+                        " bytes (serve_options::max_head_size)"};
+        }
+        st.offset = nl + 1 - begin;
+        if (st.line == 0) {
             // "... HTTP/d.d"
             if (text.size() >= 9 && text.substr(text.size() - 9, 6) == " HTTP/" &&
                 text[text.size() - 2] == '.' &&
@@ -223,14 +242,48 @@ head_scan scan_head(std::string& in, std::size_t begin, const serve_options& o) 
             return {head_scan::ready, 0, {}};
         } else if (text.front() == ' ' || text.front() == '\t') {
             return {head_scan::refused, 400,
-                    line == 1 ? std::string("whitespace between the request line and the "
-                                            "first header field (RFC 9112 §2.2)")
-                              : std::string("obsolete line folding (a header line starting "
-                                            "with a space or tab) is not accepted (RFC 9112 "
-                                            "§5.2)")};
+                    st.line == 1 ? std::string("whitespace between the request line and the "
+                                               "first header field (RFC 9112 §2.2)")
+                                 : std::string("obsolete line folding (a header line starting "
+                                               "with a space or tab) is not accepted (RFC 9112 "
+                                               "§5.2)")};
         }
-        pos = nl + 1;
     }
+}
+
+// What Beast waits for in a chunked body, checked as it is buffered: the unconsumed bytes
+// `rest` start at a chunk line (after the CRLF that ends the previous chunk's data), or at the
+// last chunk's line and its trailer section. Empty when nothing is wrong (yet).
+std::string check_chunk_wait(std::string_view rest, const serve_options& o) {
+    if (rest.substr(0, 2) == "\r\n") {
+        rest.remove_prefix(2);
+    }
+    // Every line Beast waits on ends with CRLF: a bare LF (inside a quoted extension, which
+    // Beast's scan accepts, or in a trailer line) is where a front end that ends lines at LF
+    // would read another request.
+    for (std::size_t nl = rest.find('\n'); nl != std::string_view::npos;
+         nl = rest.find('\n', nl + 1)) {
+        if (nl == 0 || rest[nl - 1] != '\r') {
+            return "a chunk line or trailer line ends with LF alone; lines end with CRLF";
+        }
+    }
+    const std::size_t crlf = rest.find("\r\n");
+    std::string_view line = rest.substr(0, crlf);
+    if (crlf == std::string_view::npos) {
+        if (line.size() > o.max_field_size + 1) {
+            return "chunk line (size and extensions) longer than " +
+                   std::to_string(o.max_field_size) + " bytes (serve_options::max_field_size)";
+        }
+        return {};
+    }
+    // A whole chunk line that Beast still waits on: only the last chunk (zeros) may wait, for
+    // its trailers; any other is an extension whose quoted string does not end.
+    std::size_t zeros = line.find_first_not_of('0');
+    bool last = zeros != 0 && (zeros == std::string_view::npos || line[zeros] == ';');
+    if (!last) {
+        return "malformed chunk line (a quoted chunk extension that does not end on its line)";
+    }
+    return {};
 }
 
 }  // namespace
@@ -243,23 +296,28 @@ bool connection::read_request(parser<true>& p) {
     time_point head_deadline = time_point::max();
     time_point body_deadline = no_deadline;
     bool head_whole = false;
+    bool head_begun = false;  // a byte of the request line came (not only empty lines)
+    scan_state scanned;
     at = phase::idle;
     for (;;) {
-        if (at == phase::idle) {
+        if (at == phase::idle && in_begin < in.size()) {
+            // The first byte, empty lines included, starts the head's clock: a client that
+            // trickles CRLFs cannot hold the connection past header_timeout.
+            at = phase::head;
+            head_deadline = aio::detail::deadline_after(o.header_timeout);
+        }
+        if (at == phase::head && !head_begun) {
             // RFC 9112 §2.2: empty lines before a request are ignored.
             while (in.size() - in_begin >= 2 && in[in_begin] == '\r' && in[in_begin + 1] == '\n') {
                 in_begin += 2;
             }
-            if (in.size() - in_begin == 1 && in[in_begin] == '\r') {
-                // Perhaps the start of one more empty line: wait for the rest.
-            } else if (in_begin < in.size()) {
-                at = phase::head;
-                head_deadline = lp.time() + o.header_timeout;
-            }
+            // A lone CR may be the start of one more empty line: wait for the rest.
+            head_begun =
+                in_begin < in.size() && !(in.size() - in_begin == 1 && in[in_begin] == '\r');
         }
-        if (at != phase::idle && in_begin < in.size()) {
+        if (head_begun && in_begin < in.size()) {
             if (!head_whole) {
-                head_scan h = scan_head(in, in_begin, o);
+                head_scan h = scan_head(in, in_begin, o, scanned);
                 if (h.result == head_scan::refused) {
                     answer_error(h.status, h.why);
                     return false;
@@ -302,22 +360,18 @@ bool connection::read_request(parser<true>& p) {
                     answer_error(400, "bad request: " + ec.message());
                 }
                 return false;
-            } else if (at == phase::body) {
-                // Beast waits for a whole chunk line, or a whole trailer section: bound what
-                // it may make us buffer.
+            } else if (at == phase::body && in_begin < in.size()) {
+                // Beast waits for a whole chunk line, or a whole trailer section: check what
+                // it waits on, and bound what it may make us buffer.
                 std::string_view rest(in.data() + in_begin, in.size() - in_begin);
+                if (std::string why = check_chunk_wait(rest, o); !why.empty()) {
+                    answer_error(400, why);
+                    return false;
+                }
                 if (rest.size() > o.max_head_size) {
                     answer_error(431, "trailer section larger than " +
                                           std::to_string(o.max_head_size) +
                                           " bytes (serve_options::max_head_size)");
-                    return false;
-                }
-                if (rest.size() > o.max_field_size &&
-                    rest.find('\n', std::min<std::size_t>(rest.size(), 2)) ==
-                        std::string_view::npos) {
-                    answer_error(400, "chunk line (size and extensions) longer than " +
-                                          std::to_string(o.max_field_size) +
-                                          " bytes (serve_options::max_field_size)");
                     return false;
                 }
             }
@@ -568,6 +622,7 @@ void connection::serve() {
             static_cast<std::uint32_t>(std::min<std::size_t>(o.max_head_size, UINT32_MAX)));
         p.body_limit(o.client_max_size);
         p.max_field = o.max_field_size;
+        p.max_chunk_ext = o.max_field_size;
         p.max_trailers = o.max_head_size;
         p.eager(true);
         if (!read_request(p)) {
@@ -582,7 +637,7 @@ void connection::serve() {
             // RFC 9112 §3.2.2: absolute-form ("http://host/x") must be accepted, its
             // authority standing for Host. Asterisk-form (OPTIONS *) is not served.
             std::optional<std::pair<std::string, std::string>> abs = split_absolute_form(d->target);
-            if (!abs) {
+            if (!abs || !valid_host(abs->first)) {
                 answer_error(400, "bad request target '" + d->target +
                                       "': a path starting with '/', or an absolute http URL");
                 return;
@@ -600,7 +655,7 @@ void connection::serve() {
         d->version = p.version;
         d->body = std::move(p.body);
         d->peer = s.peer_address();
-        d->keep_alive = p.keep_alive();
+        d->keep_alive = p.keep_alive_by_head;
         d->app = &app;
         d->conn = weak_from_this();
         current = d;

@@ -67,6 +67,53 @@ inline refusal check_request_transfer_encoding(const std::vector<std::string_vie
     return {};
 }
 
+/// Whether `v` is a Host value RFC 9112 §3.2 and RFC 3986 §3.2.2 allow: empty, or a host
+/// (an IP literal in brackets, or letters, digits and - . _ ~ ! $ & ' ( ) * + ; =) with an
+/// optional :port of digits. Percent-encoding is refused too (no legitimate client needs
+/// it in a host, and a %00 or %2F would pass on to whatever routes by host).
+inline bool valid_host(std::string_view v) noexcept {
+    if (v.empty()) {
+        return true;
+    }
+    std::string_view host = v;
+    std::string_view port;
+    if (v.front() == '[') {
+        std::size_t close = v.find(']');
+        if (close == std::string_view::npos || close == 1) {
+            return false;
+        }
+        for (char c : v.substr(1, close - 1)) {
+            bool hex = (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+            if (!hex && c != ':' && c != '.') {
+                return false;
+            }
+        }
+        host = {};
+        std::string_view after = v.substr(close + 1);
+        if (!after.empty()) {
+            if (after.front() != ':') {
+                return false;
+            }
+            port = after.substr(1);
+        }
+    } else if (std::size_t colon = v.find(':'); colon != std::string_view::npos) {
+        host = v.substr(0, colon);
+        port = v.substr(colon + 1);
+        if (host.empty()) {
+            return false;
+        }
+    }
+    for (char c : host) {
+        bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                  std::string_view("-._~!$&'()*+;=").find(c) != std::string_view::npos;
+        if (!ok) {
+            return false;
+        }
+    }
+    return port.size() <= 5 &&
+           std::all_of(port.begin(), port.end(), [](char c) { return c >= '0' && c <= '9'; });
+}
+
 /// Splits a field's comma-separated list into trimmed elements, empty elements dropped
 /// (RFC 9110 §5.6.1). Views into `value`.
 inline void split_list(std::string_view value, std::vector<std::string_view>& out) {
@@ -110,13 +157,16 @@ public:
     /// Body bytes received so far (taken out of `body` or not).
     std::uint64_t body_total = 0;
 
-    /// Largest request line, largest single field and largest chunk extension; 0: no limit.
-    /// A request line or field over it fails the parse with header_limit and sets
-    /// `exceeded`; a chunk extension over it is refused (400).
+    /// Largest request line and largest single field; 0: no limit. A request line or field
+    /// over it fails the parse with header_limit and sets `exceeded`.
     std::size_t max_field = 0;
     head_limit exceeded = head_limit::none;
+    /// Largest chunk extension; 0: no limit. Over it: refused (400).
+    std::size_t max_chunk_ext = 0;
     /// Largest trailer section, in bytes as sent; 0: no limit. Over it: refused (431).
     std::size_t max_trailers = 0;
+    /// Whether the connection may stay open, as the head said (a trailer cannot change it).
+    bool keep_alive_by_head = true;
     /// Set when the parse failed for a reason of aio's own (the error code is then
     /// bhttp::error::bad_value): answer `refused.status`.
     refusal refused;
@@ -180,6 +230,7 @@ private:
     }
 
     void on_header_impl(beast_error& ec) override {
+        keep_alive_by_head = this->keep_alive();
         if constexpr (IsRequest) {
             // RFC 9112 §3.2: exactly one Host in HTTP/1.1, at most one before.
             std::size_t hosts = headers.get_all("Host").size();
@@ -189,6 +240,13 @@ private:
                                                 "9112 §3.2)")
                                   : std::to_string(hosts) +
                                         " Host headers; a request has one (RFC 9112 §3.2)",
+                       ec);
+                return;
+            }
+            if (hosts == 1 && !valid_host(headers.value("Host"))) {
+                refuse(400,
+                       "invalid Host '" + std::string(headers.value("Host")) +
+                           "': a host name or address, and an optional :port (RFC 9112 §3.2)",
                        ec);
                 return;
             }
@@ -224,8 +282,19 @@ private:
 
     void on_chunk_header_impl(std::uint64_t, boost::beast::string_view ext,
                               beast_error& ec) override {
-        if (max_field != 0 && ext.size() > max_field) {
-            refuse(400, "chunk extension longer than " + std::to_string(max_field) + " bytes", ec);
+        if (max_chunk_ext != 0 && ext.size() > max_chunk_ext) {
+            refuse(400, "chunk extension longer than " + std::to_string(max_chunk_ext) + " bytes",
+                   ec);
+            return;
+        }
+        // Beast's scan of a quoted extension takes any byte up to the closing quote: a CR, LF
+        // or NUL there is where a front end that reads lines differently would end the line.
+        for (char c : ext) {
+            auto u = static_cast<unsigned char>(c);
+            if ((u < 0x20 && c != '\t') || u == 0x7f) {
+                refuse(400, "a chunk extension holds a control character (CR, LF, NUL...)", ec);
+                return;
+            }
         }
     }
 
