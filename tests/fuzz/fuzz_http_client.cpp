@@ -1,8 +1,9 @@
 // libFuzzer harness of the HTTP client's response path: an input is the bytes a server sends
 // in answer to a request, before it closes the connection. Each input runs in a loop of its
 // own (aio::run): a raw server on 127.0.0.1 (port 0) reads each request head, answers every
-// connection with the input and closes it, and a client_session fetches from it twice: once
-// reading the body with text(), once with read_chunk() in a loop.
+// connection with the input (at once, or line by line: fuzz_support.hpp) and closes it, and a
+// client_session fetches from it twice: once reading the body with text(), once with read_chunk()
+// in a loop.
 //
 // Every aio error is an expected outcome (a malformed response is a protocol_error, a body
 // cut short too, a silent server a timeout_error). Findings: a crash or a sanitizer report
@@ -18,6 +19,8 @@
 // Built two ways (tests/fuzz/CMakeLists.txt): under the fuzz preset with libFuzzer's main
 // (tools/fuzz), and everywhere else with replay_main.cpp, which runs every input of
 // tests/fuzz/corpus/client once, as a ctest test.
+#include "fuzz_support.hpp"
+
 #include <aio/aio.hpp>
 #include <aio/http/client.hpp>
 
@@ -26,7 +29,6 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
-#include <cstdlib>
 #include <exception>
 #include <stdexcept>
 #include <string>
@@ -39,9 +41,7 @@ namespace http = aio::http;
 namespace {
 
 [[noreturn]] void finding(const std::string& what) {
-    std::fprintf(stderr, "fuzz_http_client: %s\n", what.c_str());
-    std::fflush(stderr);
-    std::abort();
+    aio::fuzz::finding("fuzz_http_client", what);
 }
 
 bool contains_nocase(std::string_view haystack, std::string_view needle) {
@@ -70,7 +70,7 @@ void on_loop_exception(aio::loop&, const aio::exception_context& ctx) {
 void answer_with(aio::stream& s, std::string_view input) {
     try {
         (void)s.read_until("\r\n\r\n", 2s);
-        s.write(input);
+        aio::fuzz::write_input(s, input);
         s.close();
     } catch (const std::system_error&) {
         // The client hung up first (it stops reading at the first malformed byte).
@@ -90,11 +90,9 @@ http::client_options fuzz_client_options() {
     return o;
 }
 
-// AIO_FUZZ_SHOW=1 prints the outcome of each fetch on stderr: for reading what an input does.
-const bool show = std::getenv("AIO_FUZZ_SHOW") != nullptr;
-
+// AIO_FUZZ_SHOW=1: the outcome of each fetch on stderr.
 void show_outcome(const char* fetch, const std::string& what) {
-    if (show) {
+    if (aio::fuzz::show()) {
         std::fprintf(stderr, "---- %s: %s\n", fetch, what.c_str());
     }
 }

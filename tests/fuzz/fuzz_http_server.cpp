@@ -1,7 +1,8 @@
 // libFuzzer harness of the HTTP server's request path: an input is the bytes a client sends
 // on one connection. Each input runs in a loop of its own (aio::run): an app_runner serves
-// the application below on a Unix socket, a peer task writes the input and half-closes the
-// connection, and the main task reads everything the server answers until it closes.
+// the application below on a Unix socket, a peer task writes the input (at once, or line by
+// line: fuzz_support.hpp) and half-closes the connection, and the main task reads
+// everything the server answers until it closes.
 //
 // Findings: a crash or a sanitizer report (ASan, UBSan, LeakSanitizer); a connection the
 // server keeps open past its own timeouts (the peer gives up after 3 s and aborts); an answer
@@ -13,13 +14,14 @@
 // Built two ways (tests/fuzz/CMakeLists.txt): under the fuzz preset with libFuzzer's main
 // (tools/fuzz), and everywhere else with replay_main.cpp, which runs every input of
 // tests/fuzz/corpus/server once, as a ctest test.
+#include "fuzz_support.hpp"
+
 #include <aio/aio.hpp>
 #include <aio/http/server.hpp>
 
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
-#include <cstdlib>
 #include <exception>
 #include <stdexcept>
 #include <string>
@@ -40,9 +42,7 @@ struct deliberate_handler_bug : std::runtime_error {
 };
 
 [[noreturn]] void finding(const std::string& what) {
-    std::fprintf(stderr, "fuzz_http_server: %s\n", what.c_str());
-    std::fflush(stderr);
-    std::abort();
+    aio::fuzz::finding("fuzz_http_server", what);
 }
 
 // Sends `data` as chunks of at most `piece` bytes; the last write may be empty.
@@ -195,7 +195,7 @@ std::string exchange(std::string_view input) {
         aio::stream peer = aio::open_unix_connection(socket_path());
         auto writer = aio::create_task([&] {
             try {
-                peer.write(input);
+                aio::fuzz::write_input(peer, input);
                 peer.write_eof();
             } catch (const std::system_error&) {
                 // The server closed first (after an error answer) with input still unsent.
@@ -231,11 +231,8 @@ std::string exchange(std::string_view input) {
     return answer;
 }
 
-// AIO_FUZZ_SHOW=1 prints each answer on stderr: for reading what an input does.
-const bool show = std::getenv("AIO_FUZZ_SHOW") != nullptr;
-
 void check_answer(const std::string& answer) {
-    if (show) {
+    if (aio::fuzz::show()) {
         std::fprintf(stderr, "---- answer (%zu bytes)\n%s\n", answer.size(), answer.c_str());
     }
     if (!answer.empty() && answer.rfind("HTTP/1.1 ", 0) != 0 && answer.rfind("HTTP/1.0 ", 0) != 0) {
