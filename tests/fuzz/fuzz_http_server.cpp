@@ -65,6 +65,9 @@ void add_routes(http::application& app) {
         for (const auto& [name, value] : req.headers()) {
             out += "h " + name + ": " + value + "\n";
         }
+        for (const auto& [name, value] : req.trailers()) {
+            out += "t " + name + ": " + value + "\n";
+        }
         out += "host " + std::string(req.headers().value("Host", "-")) + "\n";
         out += "version " + std::to_string(req.version()) + "\n";
         out += req.keep_alive() ? "keep-alive\n" : "close\n";
@@ -74,6 +77,7 @@ void add_routes(http::application& app) {
     app.add_post("/echo", [](http::request& req) {
         http::response r(201, req.text(), "application/octet-stream");
         r.headers().add("X-Length", std::to_string(req.bytes().size()));
+        r.headers().add("X-Trailers", std::to_string(req.trailers().size()));
         return r;
     });
     app.add_get("/users/{id}", [](http::request& req) {
@@ -154,6 +158,7 @@ http::serve_options fuzz_serve_options() {
     http::serve_options o;
     o.keepalive_timeout = 20ms;
     o.header_timeout = 20ms;
+    o.body_timeout = 50ms;
     o.client_max_size = 64 * 1024;  // below the 128 KiB max_len: the 413 path is reachable
     o.shutdown_timeout = 100ms;
     o.server.connection.read_timeout = 50ms;
