@@ -165,3 +165,26 @@ TEST_CASE("a response header field longer than 8190 bytes is read, within the 64
         },
         real_time);
 }
+
+TEST_CASE("a chunked response cut after its last chunk line is a protocol_error",
+          "[http][client][limits]") {
+    run_test(
+        [] {
+            // Found by the fuzzer: the head and "0\r\n" parsed in one go left the parser
+            // asking for more, and the client fed it the same bytes again (Beast asserts).
+            auto srv = aio::start_server(
+                [](aio::stream& s) {
+                    (void)s.read_until("\r\n\r\n", 5s);
+                    s.write("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n");
+                    s.close();
+                },
+                "127.0.0.1", 0);
+            client_session http;
+            auto r = http.get(url_of(srv));
+            CHECK_THROWS_WITH(r.text(), Catch::Contains("closed the connection"));
+            http.close();
+            srv.close();
+            srv.wait_closed();
+        },
+        real_time);
+}

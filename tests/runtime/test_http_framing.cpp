@@ -14,6 +14,7 @@
 #include <vector>
 
 using namespace std::chrono_literals;
+using namespace std::string_literals;
 using aio::http::application;
 using aio::http::request;
 using aio::http::response;
@@ -378,8 +379,8 @@ TEST_CASE("a chunk extension with a control character, or a quote that does not 
         CHECK(lf.rfind("HTTP/1.1 400", 0) == 0);
         CHECK(status_lines(lf) == 1);
         CHECK(lf.find("SMUG") == std::string::npos);
-        std::string nul = exchange(
-            runner.port(), head + std::string("3;a=\"\x00\x01\x7f\"\r\nabc\r\n0\r\n\r\n", 23));
+        std::string nul =
+            exchange(runner.port(), head + "3;a=\"\x00\x01\x7f\"\r\nabc\r\n0\r\n\r\n"s);
         CHECK(nul.rfind("HTTP/1.1 400", 0) == 0);
         CHECK(nul.find("control character") != std::string::npos);
         // Before: no answer until body_timeout.

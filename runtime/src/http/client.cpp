@@ -139,6 +139,7 @@ struct client_exchange {
     bool released = false;
     bool broken = false;       // the connection cannot be reused
     std::size_t max_body = 0;  // 0: no limit
+    bool starved = false;      // the parser asked for more: feed it again only after a read
 
     // A chunk line or a trailer section is buffered whole before Beast parses it: at most
     // this much of it.
@@ -176,7 +177,8 @@ struct client_exchange {
             in_begin = 0;
         }
         std::size_t used = in.size();
-        std::size_t room = std::clamp<std::size_t>(most, 1, 16384);
+        // At least 1 KiB: a small read_chunk() must not read a chunk line byte by byte.
+        std::size_t room = std::clamp<std::size_t>(most, 1024, 16384);
         in.resize(used + room);
         auto [limit, total] = budget(t.read);
         std::size_t got = 0;
@@ -199,17 +201,21 @@ struct client_exchange {
         in.resize(used + got);
         if (got > 0) {
             got_bytes = true;
+            starved = false;
         }
         return got > 0;
     }
 
     // Feeds buffered bytes; true when the parser made progress or finished.
     void parse_buffered() {
-        while (in_begin < in.size() && !p->is_done()) {
+        // Beast must not see the same bytes again after it asked for more: it assumes more
+        // came (its final-chunk state asserts so).
+        while (!starved && in_begin < in.size() && !p->is_done()) {
             beast_error ec;
             std::size_t n = p->feed(in.data() + in_begin, in.size() - in_begin, ec);
             in_begin += n;
             if (ec == bhttp::error::need_more) {
+                starved = true;
                 if (p->is_header_done() && in.size() - in_begin > max_framing) {
                     broken = true;
                     throw protocol_error(where() + ": the server sent a chunk line or a trailer "
@@ -259,6 +265,7 @@ struct client_exchange {
                                                                    // as smaller than any length
         p->header_limit(64 * 1024);
         p->max_chunk_ext = 8190;
+        starved = false;  // a new parser: what is buffered is new to it
         p->max_trailers = max_framing;
         p->eager(true);
         if (method == "HEAD") {
