@@ -388,6 +388,9 @@ struct stream_impl : tls_socket {
             os_error = 0;
             int rc = SSL_read_ex(ssl, p, n, &got);
             if (rc == 1) {
+                if (SSL_has_pending(ssl) == 1) {
+                    readable = true;  // see handshake(): bytes in OpenSSL, none in the socket
+                }
                 return static_cast<ssize_t>(got);
             }
             int e = SSL_get_error(ssl, rc);
@@ -492,6 +495,13 @@ struct stream_impl : tls_socket {
                 os_error = 0;
                 int rc = SSL_do_handshake(ssl);
                 if (rc == 1) {
+                    // Invariant: `readable` is false only when OpenSSL holds no unread
+                    // bytes. Reading ahead, the handshake may have taken the peer's first
+                    // records with its last message (a client's Finished and its request
+                    // come in one segment) while `readable` was never set: the socket is
+                    // then empty, epoll reports nothing more, and a read that parked would
+                    // wait for data that is already here. So the next read tries first.
+                    readable = true;
                     return;
                 }
                 int e = SSL_get_error(ssl, rc);
