@@ -56,8 +56,6 @@ TEST_CASE("url accepts IPv6 literals in brackets", "[http]") {
 TEST_CASE("a bad URL is an invalid_url_error that says what is wrong", "[http]") {
     using aio::http::invalid_url_error;
     CHECK_THROWS_WITH(url::parse("example.com/x"), Catch::Contains("no scheme"));
-    CHECK_THROWS_WITH(url::parse("https://example.com/"),
-                      Catch::Contains("https is not supported"));
     CHECK_THROWS_WITH(url::parse("ftp://example.com/"), Catch::Contains("'ftp' is not supported"));
     CHECK_THROWS_WITH(url::parse("http://:80/"), Catch::Contains("no host"));
     CHECK_THROWS_WITH(url::parse("http://h:99999/"), Catch::Contains("1..65535"));
@@ -65,6 +63,22 @@ TEST_CASE("a bad URL is an invalid_url_error that says what is wrong", "[http]")
     CHECK_THROWS_WITH(url::parse("http://[::1/"), Catch::Contains("not closed"));
     CHECK_THROWS_WITH(url::parse("http://h/a b"), Catch::Contains("percent-encode"));
     CHECK_THROWS_AS(url::parse("http://u@h/"), invalid_url_error);
+}
+
+TEST_CASE("an https url defaults to port 443 and leaves it out of Host", "[http][ssl]") {
+    url u = url::parse("HTTPS://example.org/a?b");
+    CHECK(u.scheme == "https");
+    CHECK(u.port == 443);
+    CHECK(u.authority() == "example.org");
+    CHECK(u.to_string() == "https://example.org/a?b");
+    url p = url::parse("https://example.org:8443/");
+    CHECK(p.port == 8443);
+    CHECK(p.authority() == "example.org:8443");
+    url h = url::parse("https://example.org:80/");
+    CHECK(h.authority() == "example.org:80");  // 80 is not https's default
+    CHECK(u.resolve("/x").to_string() == "https://example.org/x");
+    CHECK(u.resolve("//other/y").to_string() == "https://other/y");
+    CHECK(u.resolve("http://plain/").port == 80);
 }
 
 TEST_CASE("url resolves absolute, rooted and relative references", "[http]") {

@@ -17,6 +17,7 @@
 #include <aio/shield.hpp>
 #include <aio/signals.hpp>
 #include <aio/sleep.hpp>
+#include <aio/ssl.hpp>
 #include <aio/stream.hpp>
 #include <aio/task.hpp>
 #include <aio/task_group.hpp>

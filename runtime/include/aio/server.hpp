@@ -17,6 +17,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -42,6 +43,12 @@ struct server_options {
     /// How long to stop accepting after an accept error such as EMFILE (too many open
     /// files) before trying again.
     duration accept_retry_delay = std::chrono::milliseconds(100);
+    /// Speak TLS with this server context (ssl_context::server(cert, key)): each connection
+    /// task runs the handshake before the handler, bounded by connection.read_timeout. A
+    /// connection whose handshake fails (a client that does not speak TLS, refuses the
+    /// certificate, or hangs up) is aborted without running the handler and without a
+    /// report: that is a client's doing, not the server's; failed_handshakes() counts them.
+    std::optional<ssl_context> ssl{};
 };
 
 namespace detail {
@@ -86,6 +93,8 @@ public:
     [[nodiscard]] std::size_t connection_count() const noexcept;
     /// Connections accepted since the start.
     [[nodiscard]] std::uint64_t accepted_count() const noexcept;
+    /// TLS servers: connections dropped because their handshake failed.
+    [[nodiscard]] std::uint64_t failed_handshakes() const noexcept;
 
     [[nodiscard]] explicit operator bool() const noexcept { return static_cast<bool>(impl_); }
 

@@ -8,12 +8,14 @@
 #pragma once
 
 #include <aio/loop.hpp>
+#include <aio/ssl.hpp>
 #include <aio/timeout.hpp>
 
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <span>
 #include <stdexcept>
 #include <string>
@@ -72,6 +74,14 @@ struct stream_options {
     std::size_t low_water = 16 * 1024;
     /// TCP_NODELAY (no Nagle delay on small writes); ignored for Unix-domain sockets.
     bool nodelay = true;
+    /// open_connection(): speak TLS with this client context (ssl_context::client()). The
+    /// handshake is part of connecting, bounded by connect_timeout. Servers take their
+    /// context in server_options::ssl instead; a context here is refused there.
+    std::optional<ssl_context> ssl{};
+    /// TLS: the name sent as SNI and checked against the server's certificate; "" means the
+    /// host given to open_connection(). An IP address is checked against the certificate's
+    /// IP addresses and sent without SNI.
+    std::string server_hostname{};
 };
 
 namespace detail {
@@ -151,6 +161,24 @@ public:
     [[nodiscard]] bool is_closing() const noexcept;
     /// True if the socket is closed or the stream is empty.
     [[nodiscard]] bool closed() const noexcept;
+
+    // ---- TLS
+
+    /// Upgrades the open connection to TLS (asyncio's StreamWriter.start_tls): a client
+    /// handshake for a client context (`server_hostname` is sent as SNI and verified, as in
+    /// stream_options::server_hostname; it must not be empty when the context verifies), a
+    /// server handshake for a server context. Unsent data is sent first, in clear. From then
+    /// on every read and write goes through TLS, and close()/write_eof() send TLS's
+    /// close_notify. Yield point and cancellation point; bounded by connect_timeout for a
+    /// client and read_timeout for a server (timeout_error). Throws ssl_error naming the
+    /// peer and OpenSSL's reason, ssl_cert_verification_error when the peer's certificate is
+    /// refused ("certificate has expired", "hostname mismatch"...), invalid_state_error when
+    /// the stream already speaks TLS or holds received bytes not read yet (they would be
+    /// lost), value_error for a verifying client context without a name. A failed handshake
+    /// aborts the stream.
+    void start_tls(const ssl_context& context, std::string_view server_hostname = {});
+    /// The TLS version in use ("TLSv1.3"), "" for a plain connection.
+    [[nodiscard]] std::string tls_version() const;
 
     // ---- the socket
 

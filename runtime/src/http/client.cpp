@@ -1,5 +1,6 @@
-// The HTTP/1.1 client: a pool of keep-alive connections per host:port, requests written by
-// hand, responses parsed by Beast's parser, every wait bounded by the session's timeouts.
+// The HTTP/1.1 client: a pool of keep-alive connections per scheme, host, port and TLS
+// context, requests written by hand, responses parsed by Beast's parser, every wait bounded
+// by the session's timeouts.
 #include "../net/net.hpp"
 #include "parser.hpp"
 
@@ -31,6 +32,7 @@ struct client_state {
         : opts(std::move(o)) {}
 
     client_options opts;
+    std::optional<ssl_context> default_tls;  // made at the first https request
     std::unordered_map<std::string, host_pool> hosts;
     std::size_t open_total = 0;
     std::uint64_t opened = 0;
@@ -124,6 +126,7 @@ struct client_state {
 struct client_exchange {
     std::shared_ptr<client_state> st;
     std::string key;
+    std::optional<ssl_context> tls;  // https: the context to connect with
     aio::stream s;
     bool reused = false;
     std::optional<parser<false>> p;
@@ -671,8 +674,14 @@ void acquire_connection(detail::client_state& st, detail::client_exchange& x) {
         so.connect_timeout = climit;
         so.resolve_timeout = climit;
         so.read_timeout = x.t.read;
+        so.ssl = x.tls;
         try {
             x.s = aio::open_connection(x.u.host, x.u.port, so);
+        } catch (const ssl_cert_verification_error& e) {
+            throw ssl_cert_verification_error(e.verify_code(), e.verify_message(),
+                                              x.where() + ": " + e.what());
+        } catch (const ssl_error& e) {
+            throw ssl_error(e.code(), x.where() + ": " + e.what());
         } catch (const timeout_error&) {
             throw timeout_error(x.where() + ": timed out after " +
                                 format_duration(ctotal ? x.t.total : x.t.connect) +
@@ -687,6 +696,35 @@ void acquire_connection(detail::client_state& st, detail::client_exchange& x) {
         st.forget(x.key);
         throw;
     }
+}
+
+// The TLS context of a request to `u`: none for http, else the request's, the session's,
+// or the session's default one.
+std::optional<ssl_context> tls_for(detail::client_state& st, const http::url& u,
+                                   const request_options& r) {
+    if (u.scheme != "https") {
+        return std::nullopt;
+    }
+    if (r.ssl) {
+        return r.ssl;
+    }
+    if (st.opts.ssl) {
+        return st.opts.ssl;
+    }
+    if (!st.default_tls) {
+        st.default_tls = ssl_context::client();
+    }
+    return st.default_tls;
+}
+
+// Pooled connections are interchangeable only with the same scheme, host, port and TLS
+// context (a connection opened with verification off must not serve a verifying request).
+std::string pool_key(const http::url& u, const std::optional<ssl_context>& tls) {
+    std::string key = u.scheme + "://" + u.host + ":" + std::to_string(u.port);
+    if (tls) {
+        key += " tls@" + std::to_string(reinterpret_cast<std::uintptr_t>(tls->native_handle()));
+    }
+    return key;
 }
 
 bool is_redirect(int status) {
@@ -725,7 +763,8 @@ client_response client_session::request(std::string_view method, std::string_vie
         x->max_body = options.max_body_size ? *options.max_body_size : s_->opts.max_body_size;
         x->deadline = deadline;
         x->redirects = redirects;
-        x->key = u.host + ":" + std::to_string(u.port);
+        x->tls = tls_for(*s_, u, options);
+        x->key = pool_key(u, x->tls);
         std::string wire;
         for (int attempt = 0;; ++attempt) {
             acquire_connection(*s_, *x);

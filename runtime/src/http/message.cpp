@@ -300,16 +300,12 @@ url url::parse(std::string_view text) {
     std::string_view s = text;
     std::size_t colon = s.find("://");
     if (colon == std::string_view::npos) {
-        bad_url(text, "no scheme; write it as http://host[:port]/path");
+        bad_url(text, "no scheme; write it as http://host[:port]/path or https://...");
     }
     std::string scheme(s.substr(0, colon));
     std::transform(scheme.begin(), scheme.end(), scheme.begin(), lower);
-    if (scheme == "https") {
-        bad_url(text, "https is not supported (aio has no TLS); use http:// or put a "
-                      "TLS-terminating proxy in front");
-    }
-    if (scheme != "http") {
-        bad_url(text, "scheme '" + scheme + "' is not supported; only http:// is");
+    if (scheme != "http" && scheme != "https") {
+        bad_url(text, "scheme '" + scheme + "' is not supported; only http:// and https:// are");
     }
     s.remove_prefix(colon + 3);
     if (std::size_t hash = s.find('#'); hash != std::string_view::npos) {
@@ -322,6 +318,8 @@ url url::parse(std::string_view text) {
         bad_url(text, "user information (user@host) is not supported");
     }
     url u;
+    u.scheme = scheme;
+    u.port = u.default_port();
     std::string_view port_text;
     if (!authority.empty() && authority.front() == '[') {
         std::size_t close = authority.find(']');
@@ -474,9 +472,13 @@ url url::resolve(std::string_view reference) const {
     return u;
 }
 
+std::uint16_t url::default_port() const noexcept {
+    return scheme == "https" ? 443 : 80;
+}
+
 std::string url::authority() const {
     std::string h = host.find(':') != std::string::npos ? "[" + host + "]" : host;
-    if (port != 80) {
+    if (port != default_port()) {
         h += ":" + std::to_string(port);
     }
     return h;

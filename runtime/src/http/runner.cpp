@@ -211,8 +211,11 @@ void app_runner::start(std::string_view host, std::uint16_t port) {
         throw usage_error("http::app_runner::start: moved-from runner");
     }
     aio::server_options so = s_->opts.server;
+    if (s_->opts.ssl) {
+        so.ssl = s_->opts.ssl;
+    }
     if (so.name.empty()) {
-        so.name = "http " + aio::detail::host_port(host, port);
+        so.name = (so.ssl ? "https " : "http ") + aio::detail::host_port(host, port);
     }
     s_->name = so.name;
     s_->start(
@@ -224,6 +227,9 @@ void app_runner::start_unix(std::string_view path) {
         throw usage_error("http::app_runner::start_unix: moved-from runner");
     }
     aio::server_options so = s_->opts.server;
+    if (s_->opts.ssl) {
+        so.ssl = s_->opts.ssl;
+    }
     if (so.name.empty()) {
         so.name = "http unix:" + std::string(path);
     }
@@ -358,7 +364,8 @@ void serve_until_stopped(application& app, std::string_view host, std::uint16_t 
     runner.start(host, port);
     if (options.print_banner) {
         for (const auto& a : runner.addresses()) {
-            std::printf("======== Running on http://%s ========\n", a.c_str());
+            std::printf("======== Running on %s://%s ========\n",
+                        options.ssl || options.server.ssl ? "https" : "http", a.c_str());
         }
         std::printf("(Press CTRL+C to quit)\n");
         std::fflush(stdout);

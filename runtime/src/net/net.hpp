@@ -65,6 +65,10 @@ struct stream_access {
     static std::size_t buffered(const stream& s) noexcept;
     /// True once close_soon() was called on it.
     static bool closed_by_owner(const stream& s) noexcept;
+    /// The server side of a TLS handshake on an accepted connection, bounded by the
+    /// stream's read_timeout. Yield point. On failure the stream is aborted and the error
+    /// (ssl_error, timeout_error, std::system_error) thrown.
+    static void accept_tls(stream& s, const ssl_context& context);
 };
 struct server_access {
     static server make(std::shared_ptr<server_impl> impl) noexcept;

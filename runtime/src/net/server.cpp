@@ -41,6 +41,7 @@ struct server_impl : std::enable_shared_from_this<server_impl> {
     bool logged_pause = false;
     timer_handle retry;
     std::uint64_t accepted = 0;
+    std::uint64_t failed_handshakes = 0;
     std::vector<stream*> connections;         // streams of the running connection tasks
     wait_list closed_waiters{"aio::server"};  // wait_closed()
 
@@ -183,6 +184,16 @@ struct server_impl : std::enable_shared_from_this<server_impl> {
                 self.wake_closed();
             }
         } guard{*this, s};
+        if (opts.ssl) {
+            try {
+                stream_access::accept_tls(s, *opts.ssl);
+            } catch (const cancelled_error&) {
+                throw;
+            } catch (...) {
+                ++failed_handshakes;  // the stream is aborted
+                return;
+            }
+        }
         try {
             handler(s);
         } catch (const cancelled_error&) {
@@ -332,6 +343,10 @@ std::uint64_t server::accepted_count() const noexcept {
     return impl_ ? impl_->accepted : 0;
 }
 
+std::uint64_t server::failed_handshakes() const noexcept {
+    return impl_ ? impl_->failed_handshakes : 0;
+}
+
 namespace {
 
 void check(const connection_handler& handler, const server_options& o, const char* what) {
@@ -344,6 +359,16 @@ void check(const connection_handler& handler, const server_options& o, const cha
     }
     if (o.accept_retry_delay < duration::zero()) {
         throw value_error(std::string(what) + ": accept_retry_delay must not be negative");
+    }
+    if (o.ssl && !o.ssl->server_side()) {
+        throw value_error(std::string(what) +
+                          ": server_options::ssl holds a client context; a server needs "
+                          "aio::ssl_context::server(cert_file, key_file)");
+    }
+    if (o.connection.ssl) {
+        throw value_error(std::string(what) +
+                          ": set the server's TLS context in server_options::ssl, not in "
+                          "server_options::connection.ssl");
     }
     detail::check_stream_options(o.connection, what);
 }

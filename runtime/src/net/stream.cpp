@@ -6,7 +6,16 @@
 //
 // Unsent data sits in the write buffer and is flushed from the epoll callback, on the loop
 // stack, as the socket becomes writable; write() parks only above the high-water mark.
+//
+// TLS sits beneath the buffers: with a session (`ssl`), the read buffer holds plaintext from
+// SSL_read and the write buffer plaintext for SSL_write, and OpenSSL does the socket I/O
+// through the BIO of ssl.cpp, which keeps the same readiness cache. So every stream method
+// works unchanged over TLS; only the four places that touch the socket (receive, send,
+// half-close, close) ask whether there is a session. OpenSSL can need the other direction
+// (a read that must write, a write that must read): the `*_wants_*` flags turn the next
+// readiness of that direction into a retry of the blocked one.
 #include "net.hpp"
+#include "tls.hpp"
 
 #include <aio/errors.hpp>
 #include <aio/instrument.hpp>
@@ -20,6 +29,7 @@
 
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <openssl/err.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -30,21 +40,23 @@ namespace {
 constexpr std::size_t read_chunk = 16 * 1024;
 }
 
-struct stream_impl {
+struct stream_impl : tls_socket {
     struct watcher : io_watcher {
         stream_impl* owner = nullptr;
     };
 
     stream_impl(int fd_, stream_options o, std::string peer_, bool unix_domain)
-        : fd(fd_)
-        , opts(o)
+        : opts(std::move(o))
         , peer(std::move(peer_))
-        , unix_socket(unix_domain) {}
+        , unix_socket(unix_domain) {
+        fd = fd_;
+    }
 
     ~stream_impl() { close_fd(); }
+    stream_impl(const stream_impl&) = delete;
+    stream_impl& operator=(const stream_impl&) = delete;
 
-    // ---- state
-    int fd = -1;
+    // ---- state (fd, readable, writable: in tls_socket)
     stream_options opts;
     std::string peer;
     bool unix_socket = false;
@@ -56,7 +68,6 @@ struct stream_impl {
     // read side: bytes [rbeg, rend) of rbuf are unread
     std::unique_ptr<char[]> rbuf;
     std::size_t rcap = 0, rbeg = 0, rend = 0;
-    bool readable = false;
     bool peer_hup = false;  // EPOLLRDHUP/HUP seen: read until recv returns 0
     // stream_access::on_hangup(): called once, from the loop, when the peer hangs up.
     void (*hangup_fn)(void*) noexcept = nullptr;
@@ -69,7 +80,6 @@ struct stream_impl {
     // write side: bytes [wpos, size) of wbuf are unsent
     std::string wbuf;
     std::size_t wpos = 0;
-    bool writable = true;
     int write_error = 0;
     bool eof_requested = false;  // write_eof(): shut down once the buffer is sent
     bool eof_sent = false;
@@ -79,6 +89,16 @@ struct stream_impl {
                                    // close_soon(): close the socket once the data is out
     wait_list write_waiters{"aio::stream"};
     task_base* writer = nullptr;
+
+    // TLS, once a handshake began (start_tls, or a TLS open_connection / server).
+    SSL* ssl = nullptr;
+    // Invariant: once set, no OpenSSL call is made on `ssl` again but SSL_free (OpenSSL
+    // forbids SSL_shutdown after a fatal error).
+    bool tls_failed = false;
+    std::string tls_error;           // why the session failed: the errors' message
+    bool read_wants_write = false;   // SSL_read needs the socket writable first
+    bool write_wants_read = false;   // SSL_write needs the socket readable first
+    bool close_notify_sent = false;  // our TLS close_notify is out
 
     [[nodiscard]] std::size_t unsent() const noexcept { return wbuf.size() - wpos; }
     [[nodiscard]] std::size_t buffered() const noexcept { return rend - rbeg; }
@@ -108,10 +128,21 @@ struct stream_impl {
         }
         if ((revents & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) != 0) {
             readable = true;
+            if (write_wants_read) {
+                write_wants_read = false;
+                writable = true;
+                flush();
+                wake(write_waiters);
+            }
             wake(read_waiters);
         }
         if ((revents & (EPOLLOUT | EPOLLHUP | EPOLLERR)) != 0) {
             writable = true;
+            if (read_wants_write) {
+                read_wants_write = false;
+                readable = true;
+                wake(read_waiters);
+            }
             if (unsent() > 0 || (eof_requested && !eof_sent)) {
                 flush();
             }
@@ -158,6 +189,10 @@ struct stream_impl {
         registered = false;
         ::close(fd);
         fd = -1;
+        if (ssl != nullptr) {
+            SSL_free(ssl);
+            ssl = nullptr;
+        }
         registration.close();
         wake(read_waiters);
         wake(write_waiters);
@@ -169,7 +204,7 @@ struct stream_impl {
     bool fill(time_point deadline, duration timeout, const char* what) {
         for (;;) {
             if (read_error != 0) {
-                throw_net_error(read_error, "read from", peer);
+                throw_read_error();
             }
             if (eof || fd < 0) {
                 eof = true;
@@ -183,10 +218,11 @@ struct stream_impl {
                     grow();
                 }
                 std::size_t want = rcap - rend;
-                ssize_t n = ::recv(fd, rbuf.get() + rend, want, MSG_DONTWAIT);
+                ssize_t n = ssl != nullptr ? tls_recv(rbuf.get() + rend, want)
+                                           : ::recv(fd, rbuf.get() + rend, want, MSG_DONTWAIT);
                 if (n > 0) {
                     rend += static_cast<std::size_t>(n);
-                    if (static_cast<std::size_t>(n) < want && !peer_hup) {
+                    if (static_cast<std::size_t>(n) < want && !peer_hup && ssl == nullptr) {
                         readable = false;  // drained; epoll reports what comes next
                     }
                     return true;
@@ -241,7 +277,9 @@ struct stream_impl {
     // Sends from the buffer until it is empty or the socket is full. Loop stack or task.
     void flush() noexcept {
         while (unsent() > 0 && writable && write_error == 0 && fd >= 0) {
-            ssize_t n = ::send(fd, wbuf.data() + wpos, unsent(), MSG_NOSIGNAL | MSG_DONTWAIT);
+            ssize_t n = ssl != nullptr
+                            ? tls_send(wbuf.data() + wpos, unsent())
+                            : ::send(fd, wbuf.data() + wpos, unsent(), MSG_NOSIGNAL | MSG_DONTWAIT);
             if (n > 0) {
                 wpos += static_cast<std::size_t>(n);
             } else if (n < 0 && errno == EINTR) {
@@ -256,10 +294,15 @@ struct stream_impl {
             wbuf.clear();
             wpos = 0;
             if (eof_requested && !eof_sent && fd >= 0) {
+                if (!send_close_notify()) {
+                    return;  // the socket is full: again when it is writable
+                }
                 ::shutdown(fd, SHUT_WR);
                 eof_sent = true;
             }
             if (close_when_drained) {
+                // One try at close_notify: nobody waits here to retry it.
+                (void)send_close_notify();
                 close_fd();
                 return;
             }
@@ -283,7 +326,7 @@ struct stream_impl {
                 armed = false;
             }
             if (write_error != 0) {
-                throw_net_error(write_error, "write to", peer);
+                throw_write_error();
             }
             if (fd < 0) {
                 throw std::system_error(EPIPE, std::generic_category(),
@@ -298,13 +341,218 @@ struct stream_impl {
             }
         }
         if (write_error != 0) {
-            throw_net_error(write_error, "write to", peer);
+            throw_write_error();
         }
+    }
+
+    // ---- TLS
+
+    [[noreturn]] void throw_read_error() const {
+        if (!tls_error.empty()) {
+            throw_tls_error("TLS read from " + peer, tls_error, 0, read_error);
+        }
+        throw_net_error(read_error, "read from", peer);
+    }
+
+    [[noreturn]] void throw_write_error() const {
+        if (!tls_error.empty()) {
+            throw_tls_error("TLS write to " + peer, tls_error, 0, write_error);
+        }
+        throw_net_error(write_error, "write to", peer);
+    }
+
+    // A fatal error on the session: remembered for every later call, with OpenSSL's reason.
+    // Returns the errno-like code the plain paths store (the OS error, or EPROTO).
+    int tls_fail(int ssl_err) noexcept {
+        long verify = 0;
+        try {
+            tls_error = tls_failure_reason(ssl, ssl_err, os_error, verify);
+        } catch (...) {
+            tls_error = "TLS failure";
+        }
+        tls_failed = true;
+        return os_error != 0 ? os_error : EPROTO;
+    }
+
+    // SSL_read with recv()'s contract: > 0 bytes, 0 at EOF (close_notify, or a close without
+    // it), -1 with errno EAGAIN when the caller must park (the BIO cleared `readable`, or
+    // OpenSSL must write first), -1 with another errno on failure (tls_error says why).
+    ssize_t tls_recv(char* p, std::size_t n) noexcept {
+        if (tls_failed) {
+            errno = EPROTO;
+            return -1;
+        }
+        for (;;) {
+            std::size_t got = 0;
+            ERR_clear_error();
+            os_error = 0;
+            int rc = SSL_read_ex(ssl, p, n, &got);
+            if (rc == 1) {
+                if (SSL_has_pending(ssl) == 1) {
+                    readable = true;  // see handshake(): bytes in OpenSSL, none in the socket
+                }
+                return static_cast<ssize_t>(got);
+            }
+            int e = SSL_get_error(ssl, rc);
+            if (e == SSL_ERROR_ZERO_RETURN) {
+                return 0;
+            }
+            if (e == SSL_ERROR_WANT_READ) {
+                if (!readable) {
+                    errno = EAGAIN;
+                    return -1;
+                }
+                continue;  // a record that held no data (a session ticket): read on
+            }
+            if (e == SSL_ERROR_WANT_WRITE) {
+                read_wants_write = true;
+                errno = EAGAIN;
+                return -1;
+            }
+            errno = tls_fail(e);
+            return -1;
+        }
+    }
+
+    // SSL_write with send()'s contract (EAGAIN when the socket is full).
+    ssize_t tls_send(const char* p, std::size_t n) noexcept {
+        if (tls_failed) {
+            errno = EPROTO;
+            return -1;
+        }
+        std::size_t put = 0;
+        ERR_clear_error();
+        os_error = 0;
+        int rc = SSL_write_ex(ssl, p, n, &put);
+        if (rc == 1) {
+            return static_cast<ssize_t>(put);
+        }
+        int e = SSL_get_error(ssl, rc);
+        if (e == SSL_ERROR_WANT_WRITE) {
+            errno = EAGAIN;
+            return -1;
+        }
+        if (e == SSL_ERROR_WANT_READ) {
+            write_wants_read = true;
+            errno = EAGAIN;
+            return -1;
+        }
+        errno = tls_fail(e);
+        return -1;
+    }
+
+    // Sends TLS's close_notify once (no session: nothing to send). True when it is out or
+    // cannot be sent (a failed session or connection: closing goes on without it); false
+    // while the socket is full, with `writable` cleared.
+    bool send_close_notify() noexcept {
+        if (ssl == nullptr || close_notify_sent || tls_failed || write_error != 0 || fd < 0) {
+            return true;
+        }
+        ERR_clear_error();
+        int rc = SSL_shutdown(ssl);
+        if (rc >= 0) {
+            close_notify_sent = true;
+            return true;
+        }
+        int e = SSL_get_error(ssl, rc);
+        if (e == SSL_ERROR_WANT_WRITE) {
+            writable = false;
+            return false;
+        }
+        ERR_clear_error();
+        close_notify_sent = true;  // a failed send is not retried
+        return true;
+    }
+
+    // Parks until close_notify is out, within `timeout` (an idle write timeout).
+    void wait_close_notify(duration timeout, const char* what) {
+        time_point deadline = no_deadline;
+        bool armed = false;
+        while (!send_close_notify()) {
+            if (!armed) {
+                deadline = deadline_in(*anchor->loop, timeout);
+                armed = true;
+            }
+            if (!wait_until(write_waiters, deadline, what)) {
+                throw_net_timeout("TLS shutdown with", peer, timeout, "write");
+            }
+        }
+    }
+
+    // Runs the handshake, parking on whichever direction OpenSSL waits for, until `deadline`.
+    // On failure the stream is aborted and the error thrown.
+    // `who` names the peer in errors.
+    void handshake(time_point deadline, duration timeout, const char* which, const char* what,
+                   const std::string& who) {
+        try {
+            for (;;) {
+                if (fd < 0 || closed_by_owner) {
+                    throw std::system_error(ECONNABORTED, std::generic_category(),
+                                            "TLS handshake with " + who +
+                                                ": the stream was closed meanwhile");
+                }
+                ERR_clear_error();
+                os_error = 0;
+                int rc = SSL_do_handshake(ssl);
+                if (rc == 1) {
+                    // Invariant: `readable` is false only when OpenSSL holds no unread
+                    // bytes. Reading ahead, the handshake may have taken the peer's first
+                    // records with its last message (a client's Finished and its request
+                    // come in one segment) while `readable` was never set: the socket is
+                    // then empty, epoll reports nothing more, and a read that parked would
+                    // wait for data that is already here. So the next read tries first.
+                    readable = true;
+                    return;
+                }
+                int e = SSL_get_error(ssl, rc);
+                wait_list* list = nullptr;
+                if (e == SSL_ERROR_WANT_READ) {
+                    if (readable) {
+                        continue;
+                    }
+                    list = &read_waiters;
+                } else if (e == SSL_ERROR_WANT_WRITE) {
+                    list = &write_waiters;
+                } else {
+                    long verify = 0;
+                    std::string reason = tls_failure_reason(ssl, e, os_error, verify);
+                    tls_failed = true;
+                    // An orderly close, not a reset: the alert OpenSSL sent (why it failed)
+                    // must reach the peer.
+                    close_fd();
+                    throw_tls_error("TLS handshake with " + who + " failed", reason, verify,
+                                    os_error);
+                }
+                if (!wait_until(*list, deadline, what)) {
+                    throw_net_timeout("TLS handshake with", who, timeout, which);
+                }
+            }
+        } catch (...) {
+            reset();
+            throw;
+        }
+    }
+
+    // Starts a session from `context` and runs its handshake (open_connection, start_tls,
+    // accepted connections of a TLS server).
+    // `who` names the peer in errors ("" for the address).
+    void start_tls(const ssl_context& context, const std::string& hostname, const char* what,
+                   const std::string& who = {}) {
+        loop_core& l = loop(what);
+        ssl = new_tls_session(context, *this, context.server_side(), hostname);
+        bool server = context.server_side();
+        duration timeout = server ? opts.read_timeout : opts.connect_timeout;
+        handshake(deadline_in(l, timeout), timeout, server ? "read" : "connect", what,
+                  who.empty() ? peer : who);
     }
 };
 
 stream_impl* stream_access::of(const stream& s) noexcept {
     return s.impl_.get();
+}
+
+void stream_access::accept_tls(stream& s, const ssl_context& context) {
+    s.impl_->start_tls(context, std::string(), "aio::start_server");
 }
 
 bool stream_access::closed_by_owner(const stream& s) noexcept {
@@ -502,16 +750,17 @@ std::size_t stream::read_into(std::span<char> buf, duration timeout) {
     // Straight into the caller's buffer: no copy.
     for (;;) {
         if (s.read_error != 0) {
-            detail::throw_net_error(s.read_error, "read from", s.peer);
+            s.throw_read_error();
         }
         if (s.eof || s.fd < 0) {
             s.eof = true;
             return 0;
         }
         if (s.readable) {
-            ssize_t n = ::recv(s.fd, buf.data(), buf.size(), MSG_DONTWAIT);
+            ssize_t n = s.ssl != nullptr ? s.tls_recv(buf.data(), buf.size())
+                                         : ::recv(s.fd, buf.data(), buf.size(), MSG_DONTWAIT);
             if (n > 0) {
-                if (static_cast<std::size_t>(n) < buf.size() && !s.peer_hup) {
+                if (static_cast<std::size_t>(n) < buf.size() && !s.peer_hup && s.ssl == nullptr) {
                     s.readable = false;
                 }
                 return static_cast<std::size_t>(n);
@@ -641,7 +890,7 @@ void stream::write(std::string_view data, duration timeout) {
                                          "(write_eof)"));
     }
     if (s.write_error != 0) {
-        detail::throw_net_error(s.write_error, "write to", s.peer);
+        s.throw_write_error();
     }
     if (s.writer != nullptr && s.writer != detail::current_task_or_null()) {
         turn t(s.writer, "aio::stream::write", "writing");  // throws
@@ -649,7 +898,9 @@ void stream::write(std::string_view data, duration timeout) {
     if (s.unsent() == 0 && s.writable) {
         // Nothing queued: straight to the socket, no copy.
         while (!data.empty()) {
-            ssize_t n = ::send(s.fd, data.data(), data.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+            ssize_t n = s.ssl != nullptr
+                            ? s.tls_send(data.data(), data.size())
+                            : ::send(s.fd, data.data(), data.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
             if (n > 0) {
                 data.remove_prefix(static_cast<std::size_t>(n));
                 continue;
@@ -662,7 +913,7 @@ void stream::write(std::string_view data, duration timeout) {
                 break;
             }
             s.write_error = n < 0 ? errno : EPIPE;
-            detail::throw_net_error(s.write_error, "write to", s.peer);
+            s.throw_write_error();
         }
         if (data.empty()) {
             return;
@@ -684,7 +935,7 @@ void stream::drain(duration timeout) {
     stream_impl& s = require("aio::stream::drain");
     if (s.unsent() == 0) {
         if (s.write_error != 0) {
-            detail::throw_net_error(s.write_error, "write to", s.peer);
+            s.throw_write_error();
         }
         return;
     }
@@ -717,11 +968,13 @@ void stream::close() {
         return;
     }
     s.closing = true;
-    if (s.unsent() > 0 && s.write_error == 0) {
+    bool notify = s.ssl != nullptr && !s.close_notify_sent && !s.tls_failed;
+    if ((s.unsent() > 0 || notify) && s.write_error == 0) {
         try {
             (void)s.loop("aio::stream::close");
             turn t(s.writer, "aio::stream::close", "writing");
             s.wait_drained(0, s.opts.write_timeout, "aio::stream::close");
+            s.wait_close_notify(s.opts.write_timeout, "aio::stream::close");
         } catch (...) {
             s.reset();  // the socket never outlives close(), however it ends
             throw;
@@ -742,6 +995,45 @@ bool stream::is_closing() const noexcept {
 
 bool stream::closed() const noexcept {
     return !impl_ || impl_->fd < 0;
+}
+
+// ---- TLS
+
+void stream::start_tls(const ssl_context& context, std::string_view server_hostname) {
+    stream_impl& s = require("aio::stream::start_tls");
+    if (s.ssl != nullptr) {
+        throw invalid_state_error("aio::stream::start_tls: the stream with " + s.peer +
+                                  " already speaks TLS");
+    }
+    if (s.fd < 0 || s.closing || s.eof_requested) {
+        throw invalid_state_error("aio::stream::start_tls: the stream with " + s.peer +
+                                  " is closed or closing");
+    }
+    if (s.buffered() > 0) {
+        throw invalid_state_error(
+            "aio::stream::start_tls: " + std::to_string(s.buffered()) + " bytes from " + s.peer +
+            " were received and not read; they would be lost (read them before the upgrade, "
+            "and let the peer start TLS only after it got your answer)");
+    }
+    if (!context.server_side() && context.verify() && server_hostname.empty()) {
+        throw value_error("aio::stream::start_tls: a verifying client context needs the server's "
+                          "name (server_hostname) to check its certificate against");
+    }
+    turn r(s.reader, "aio::stream::start_tls", "reading");
+    turn w(s.writer, "aio::stream::start_tls", "writing");
+    if (s.unsent() > 0) {
+        s.wait_drained(0, s.opts.write_timeout, "aio::stream::start_tls");
+    }
+    std::string who = s.peer;
+    if (!server_hostname.empty() && !context.server_side()) {
+        who = std::string(server_hostname) + " (" + s.peer + ")";
+    }
+    s.start_tls(context, std::string(server_hostname), "aio::stream::start_tls", who);
+}
+
+std::string stream::tls_version() const {
+    stream_impl& s = require("aio::stream::tls_version");
+    return s.ssl != nullptr ? SSL_get_version(s.ssl) : "";
 }
 
 // ---- the socket
@@ -846,6 +1138,11 @@ void detail::check_stream_options(const stream_options& o, const char* what) {
     negative(o.connect_timeout, "connect_timeout");
     negative(o.read_timeout, "read_timeout");
     negative(o.write_timeout, "write_timeout");
+    if (o.ssl && o.ssl->server_side()) {
+        throw value_error(std::string(what) +
+                          ": stream_options::ssl holds a server context; connecting needs a "
+                          "client one (aio::ssl_context::client())");
+    }
     if (o.limit == 0) {
         throw value_error(std::string(what) + ": limit must be at least 1 byte");
     }
@@ -933,6 +1230,12 @@ stream open_connection(std::string_view host, std::uint16_t port, stream_options
         label = shown == asked ? asked : asked + " (" + shown + ")";
         stream s = connect_one(a, shown, options, err);
         if (s) {
+            if (options.ssl) {
+                std::string name =
+                    options.server_hostname.empty() ? std::string(host) : options.server_hostname;
+                detail::stream_access::of(s)->start_tls(*options.ssl, name, "aio::open_connection",
+                                                        label);
+            }
             return s;
         }
     }
@@ -954,6 +1257,10 @@ stream open_unix_connection(std::string_view path, stream_options options) {
                                       "connect");
         }
         detail::throw_net_error(err, "connect to", std::string(path));
+    }
+    if (options.ssl) {
+        detail::stream_access::of(s)->start_tls(*options.ssl, options.server_hostname,
+                                                "aio::open_unix_connection");
     }
     return s;
 }

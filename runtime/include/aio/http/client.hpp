@@ -10,6 +10,7 @@
 
 #include <aio/http/message.hpp>
 #include <aio/loop.hpp>
+#include <aio/ssl.hpp>
 #include <aio/timeout.hpp>
 
 #include <chrono>
@@ -58,6 +59,12 @@ struct client_options {
     std::size_t max_body_size = 0;
     /// Name for messages and debug-mode reports.
     std::string name{};
+    /// The TLS context of https:// requests (a private CA with load_verify_file(), a client
+    /// certificate with load_cert_chain(), or set_verify(false)). Unset: a client context of
+    /// the session's own, made at the first https request: the system's CA store, the
+    /// server's name checked, SNI sent (ssl_context::client()). The TLS handshake is part of
+    /// connecting (client_timeouts::connect).
+    std::optional<ssl_context> ssl{};
 };
 
 /// Per-request settings.
@@ -74,6 +81,10 @@ struct request_options {
     /// Follow 301, 302, 303, 307 and 308 answers (303, and 301/302 to a POST, become a GET
     /// without body, as browsers and aiohttp do).
     bool allow_redirects = true;
+    /// This request's TLS context instead of the session's (client_options::ssl).
+    /// Connections are pooled per scheme, host, port and context, so a connection opened
+    /// with one context never carries a request made with another.
+    std::optional<ssl_context> ssl{};
 };
 
 namespace detail {
@@ -149,10 +160,14 @@ public:
     /// Sends `method` to `url` and returns once the response's status and headers have
     /// arrived (the body is read from the response). Keeps a connection from the pool or
     /// opens one; retries once on a fresh connection when a pooled one turns out closed by
-    /// the server before answering. Follows redirects (see request_options).
-    /// Yield point and cancellation point. Throws invalid_url_error (bad URL, https),
+    /// the server before answering. Follows redirects (see request_options). https:// URLs
+    /// speak TLS (see client_options::ssl): verified against the system's CA store by
+    /// default. Yield point and cancellation point. Throws invalid_url_error (bad URL),
     /// timeout_error naming the URL, the phase (connect, send, response head, total) and the
     /// duration, std::system_error when connecting fails (refused, unreachable),
+    /// ssl_cert_verification_error (a std::system_error) when the server's certificate is
+    /// refused ("certificate has expired", "hostname mismatch"...), ssl_error when the TLS
+    /// handshake fails otherwise,
     /// protocol_error naming the request when the connection fails or closes later (reset,
     /// broken pipe, EOF) or the answer is not HTTP, too_many_redirects_error, usage_error
     /// after close().

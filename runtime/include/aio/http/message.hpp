@@ -62,25 +62,29 @@ private:
 /// The standard reason phrase of a status code ("Not Found"), or "Unknown" when there is none.
 [[nodiscard]] std::string_view reason_phrase(int status) noexcept;
 
-/// A parsed absolute http URL. Only `http` is supported: aio has no TLS, so `https` is
-/// rejected with a message that says so.
+/// A parsed absolute http or https URL.
 struct url {
+    /// "http" or "https" (lower case).
     std::string scheme = "http";
     /// Host name or address, IPv6 without brackets.
     std::string host;
+    /// The port: the URL's, or the scheme's default (80, 443).
     std::uint16_t port = 80;
     /// Path and query as sent in the request line: always starts with '/'.
     std::string target = "/";
 
-    /// Parses "http://host[:port][/path][?query]" (a fragment is dropped). Throws
-    /// invalid_url_error naming the URL and what is wrong with it.
+    /// Parses "http[s]://host[:port][/path][?query]" (a fragment is dropped). Throws
+    /// invalid_url_error naming the URL and what is wrong with it (another scheme too).
     static url parse(std::string_view text);
     /// The URL `reference` (absolute, or relative as in a Location header) points to when
     /// read relative to this one. Throws invalid_url_error.
     [[nodiscard]] url resolve(std::string_view reference) const;
-    /// "http://host:port/target" (the port only when it is not 80).
+    /// "http://host:port/target" (the port only when it is not the scheme's default).
     [[nodiscard]] std::string to_string() const;
-    /// The Host header's value: "host" or "host:port", IPv6 in brackets.
+    /// 443 for https, 80 otherwise.
+    [[nodiscard]] std::uint16_t default_port() const noexcept;
+    /// The Host header's value: "host", or "host:port" when the port is not the scheme's
+    /// default; IPv6 in brackets.
     [[nodiscard]] std::string authority() const;
     /// The target up to '?'.
     [[nodiscard]] std::string_view path() const noexcept;
@@ -88,7 +92,7 @@ struct url {
     [[nodiscard]] std::string_view query() const noexcept;
 };
 
-/// A URL that cannot be used: malformed, or a scheme other than http.
+/// A URL that cannot be used: malformed, or a scheme other than http and https.
 class invalid_url_error : public value_error {
 public:
     using value_error::value_error;

@@ -274,6 +274,11 @@ struct serve_options {
     aio::server_options server{};
     /// Print "======== Running on http://host:port ========" when run_app starts.
     bool print_banner = true;
+    /// Serve HTTPS with this server context (aio::ssl_context::server(cert_file,
+    /// key_file)); the same as server.ssl, which it overrides when set. Each connection's
+    /// TLS handshake runs before its first request, bounded by server.connection's
+    /// read_timeout; a client whose handshake fails is dropped without a response.
+    std::optional<ssl_context> ssl{};
 };
 
 /// Serves an application on one address (aiohttp's AppRunner + TCPSite). For tests and for
