@@ -304,7 +304,8 @@ TEST_CASE("bad URLs and bad options are rejected before any I/O", "[http][client
     run_test([] {
         client_session http;
         CHECK_THROWS_AS(http.get("not a url"), aio::http::invalid_url_error);
-        CHECK_THROWS_WITH(http.get("ftp://example.com/"), Catch::Contains("'ftp' is not supported"));
+        CHECK_THROWS_WITH(http.get("ftp://example.com/"),
+                          Catch::Contains("'ftp' is not supported"));
         CHECK_THROWS_WITH(http.request("get", "http://x/"), Catch::Contains("upper-case"));
         CHECK_THROWS_AS(client_session({.timeouts = {.total = -1s}}), aio::value_error);
         CHECK_THROWS_AS(client_session({.max_redirects = -1}), aio::value_error);

@@ -47,6 +47,7 @@ int bio_read(BIO* b, char* data, int len) {
         ssize_t n = ::recv(s->fd, data, static_cast<std::size_t>(len), MSG_DONTWAIT);
         if (n >= 0) {
             s->socket_eof = n == 0 && len > 0;
+            s->short_read = n < len;
             return static_cast<int>(n);
         }
         if (errno == EINTR) {

@@ -386,10 +386,16 @@ struct stream_impl : tls_socket {
             std::size_t got = 0;
             ERR_clear_error();
             os_error = 0;
+            short_read = false;
             int rc = SSL_read_ex(ssl, p, n, &got);
             if (rc == 1) {
                 if (SSL_has_pending(ssl) == 1) {
                     readable = true;  // see handshake(): bytes in OpenSSL, none in the socket
+                } else if (short_read && !peer_hup) {
+                    // As on the plain path: OpenSSL reads ahead a whole buffer, so a short
+                    // receive drained the socket and epoll reports what comes next. This
+                    // spares the receive that would only say EAGAIN, one per request.
+                    readable = false;
                 }
                 return static_cast<ssize_t>(got);
             }

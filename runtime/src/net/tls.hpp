@@ -32,6 +32,7 @@ struct tls_socket {
     bool writable = true;
     int os_error = 0;
     bool socket_eof = false;  // a receive returned 0 (OpenSSL asks, to tell EOF from errors)
+    bool short_read = false;  // the last receive got less than asked: the socket is drained
 };
 
 /// A new client (`server` false) or server session on `sock`, from `context`. For a client,

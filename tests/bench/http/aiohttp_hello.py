@@ -7,7 +7,9 @@ other servers log nothing either: aiohttp 3.8 formats every access-log line even
 logger would drop it. Everything else is aiohttp's default. One thread.
 
 Usage: /usr/bin/python3 tests/bench/http/aiohttp_hello.py [--host 127.0.0.1] [--port 0] [--uvloop]
+                                                        [--tls-cert C --tls-key K]
   --uvloop  run it on uvloop (Debian's python3-uvloop) instead of the stock event loop
+  --tls-cert, --tls-key  serve HTTPS with this certificate and key (PEM), Python's ssl module
 The first line on stdout is the bound port. SIGINT or SIGTERM stops it (aiohttp's handlers).
 
 Run it with Debian's /usr/bin/python3 (python3-aiohttp, python3-uvloop); the python3 first
@@ -16,6 +18,7 @@ on PATH may not have them.
 import argparse
 import asyncio
 import socket
+import ssl
 
 from aiohttp import web
 
@@ -30,7 +33,13 @@ def main():
     ap.add_argument("--host", default="127.0.0.1")
     ap.add_argument("--port", type=int, default=0)
     ap.add_argument("--uvloop", action="store_true")
+    ap.add_argument("--tls-cert")
+    ap.add_argument("--tls-key")
     args = ap.parse_args()
+    tls = None
+    if args.tls_cert:
+        tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        tls.load_cert_chain(args.tls_cert, args.tls_key)
 
     # Bind before the loop starts, print the port, then hand the socket to aiohttp:
     # connections that arrive in between wait in the backlog.
@@ -49,7 +58,7 @@ def main():
 
     app = web.Application()
     app.router.add_get("/", hello)
-    web.run_app(app, sock=sock, print=None, access_log=None, loop=loop)
+    web.run_app(app, sock=sock, print=None, access_log=None, loop=loop, ssl_context=tls)
 
 
 if __name__ == "__main__":

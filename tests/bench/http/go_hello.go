@@ -6,8 +6,9 @@
 // itself: go build -o <build>/bench-go/go_hello tests/bench/http/go_hello.go
 // (standard library only: no module, no network).
 //
-// Usage: go_hello [--host 127.0.0.1] [--port 0]
-// The first line on stdout is the bound port. SIGTERM or SIGINT ends it (default action).
+// Usage: go_hello [--host 127.0.0.1] [--port 0] [--tls-cert C --tls-key K]
+// With a certificate and key (PEM) it serves HTTPS (http.ServeTLS; without ALPN from the
+// client, as wrk's, that is HTTP/1.1). The first line on stdout is the bound port. SIGTERM or SIGINT ends it (default action).
 package main
 
 import (
@@ -22,6 +23,8 @@ import (
 func main() {
 	host := flag.String("host", "127.0.0.1", "address to listen on")
 	port := flag.Int("port", 0, "port to listen on (0: any free port)")
+	cert := flag.String("tls-cert", "", "serve HTTPS with this certificate (PEM)")
+	key := flag.String("tls-key", "", "and this private key (PEM)")
 	flag.Parse()
 
 	body := []byte("Hello, World!")
@@ -53,7 +56,12 @@ func main() {
 	}
 	// os.Stdout is not buffered: the port is out before Serve accepts.
 	fmt.Println(ln.Addr().(*net.TCPAddr).Port)
-	if err := http.Serve(ln, mux); err != nil {
+	if *cert != "" {
+		err = http.ServeTLS(ln, mux, *cert, *key)
+	} else {
+		err = http.Serve(ln, mux)
+	}
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "go_hello:", err)
 		os.Exit(1)
 	}
