@@ -22,6 +22,7 @@ const std::vector<std::string>& detector_ids() {
         "leaked-job",
         "cancel-swallowed",
         "wrong-thread",
+        "insecure-tls",
         "stack-high-water",
     };
     return ids;

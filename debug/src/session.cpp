@@ -423,6 +423,12 @@ void session::report(raw_finding r) noexcept {
     }
 }
 
+void session::insecure_connection(std::string_view peer) noexcept {
+    if (wants("insecure-tls")) {
+        detectors::insecure_tls(*this, peer);
+    }
+}
+
 void session::wrong_thread(const char* call) noexcept {
     if (wants("wrong-thread")) {
         detectors::wrong_thread(*this, call);

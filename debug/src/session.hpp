@@ -60,6 +60,7 @@ public:
     void resource_closed(const resource_info& r) noexcept override;
     void resource_abandoned(const resource_info& r, std::string_view what) noexcept override;
     void wrong_thread(const char* call) noexcept override;
+    void insecure_connection(std::string_view peer) noexcept override;
     void before_io_wait(duration timeout) noexcept override;
     void shutdown_started(loop& l) noexcept override;
     void loop_closing(loop& l) noexcept override;

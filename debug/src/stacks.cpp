@@ -8,6 +8,7 @@
 #include <string_view>
 #include <unordered_map>
 #include <unordered_set>
+#include <vector>
 
 #include <backward.hpp>
 #include <dlfcn.h>
@@ -46,8 +47,40 @@ const std::unordered_set<std::string_view>& own_suffixes() {
     return set;
 }
 
+// "a/b/../c" -> "a/c", "a/./b" -> "a/b": compilers record an included file's path as the
+// include spelled it ("runtime/src/net/../loop_core.hpp").
+std::string lexically_normal(std::string_view path) {
+    std::vector<std::string_view> parts;
+    std::size_t i = 0;
+    while (i <= path.size()) {
+        std::size_t j = path.find('/', i);
+        if (j == std::string_view::npos) {
+            j = path.size();
+        }
+        std::string_view seg = path.substr(i, j - i);
+        if (seg == ".." && !parts.empty() && parts.back() != ".." && !parts.back().empty()) {
+            parts.pop_back();
+        } else if (seg != ".") {
+            parts.push_back(seg);
+        }
+        i = j + 1;
+    }
+    std::string out;
+    for (std::size_t k = 0; k < parts.size(); ++k) {
+        out += k == 0 ? "" : "/";
+        out += parts[k];
+    }
+    return out;
+}
+
 // A file of aio's: a path that ends in one of aio's own relative paths, at a '/'.
 bool is_own_file(std::string_view file) {
+    if (file.find("/.") != std::string_view::npos) {
+        const std::string normal = lexically_normal(file);
+        if (normal != file) {
+            return is_own_file(normal);
+        }
+    }
     const auto& suffixes = own_suffixes();
     if (suffixes.count(file) != 0) {
         return true;

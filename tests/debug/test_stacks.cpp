@@ -28,6 +28,9 @@ TEST_CASE("aio's headers are aio's wherever they were installed, vendored or lin
     CHECK(origin_of(at("/home/u/app/third_party/aio/include/aio/detail/task_base.hpp")) ==
           frame_origin::aio);
     CHECK(origin_of(at("/usr/local/include/aio/debug/config.hpp")) == frame_origin::aio);
+    // As an include spelled it: "../loop_core.hpp" from runtime/src/net/stream.cpp.
+    CHECK(origin_of(at("/work/aio/runtime/src/net/../loop_core.hpp")) == frame_origin::aio);
+    CHECK(origin_of(at("/home/u/app/src/../src/./main.cpp")) == frame_origin::user);
     CHECK(origin_of(at("aio/run.hpp")) == frame_origin::aio);
     CHECK(origin_of(at("/build/vendor/aio/runtime/src/loop.cpp")) == frame_origin::aio);
     CHECK(origin_of(at("/build/vendor/aio/debug/src/session.cpp")) == frame_origin::aio);

@@ -29,6 +29,7 @@ void leaked_resource(session& s, loop& l);             // loop_closing
 void abandoned_resource(session& s, const resource_info& r, std::string_view what,
                         const std::string& held);
 void wrong_thread(session& s, const char* call);       // wrong_thread (foreign thread)
+void insecure_tls(session& s, std::string_view peer);  // insecure_connection
 void stack_high_water(session& s, const task_ref& t);  // task_done
 void stall(session& s, const task_ref& t, duration step, raw_stack culprit,
            long syscall);  // after_task_step

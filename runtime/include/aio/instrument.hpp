@@ -93,6 +93,10 @@ public:
     /// thread checks on (debug mode). Runs on that foreign thread: must be thread-safe. The
     /// call then throws usage_error.
     virtual void wrong_thread(const char* call) noexcept { (void)call; }
+    /// A TLS client connection to `peer` finished its handshake without verifying the
+    /// server's certificate (its ssl_context has set_verify(false)). Runs on the loop thread,
+    /// in the task that opened the connection (open_connection, start_tls, an https request).
+    virtual void insecure_connection(std::string_view peer) noexcept { (void)peer; }
     /// The loop is about to wait for I/O or timers for at most `timeout` (negative: no limit).
     virtual void before_io_wait(duration timeout) noexcept { (void)timeout; }
     /// The loop returned from its I/O wait.

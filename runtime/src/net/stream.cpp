@@ -550,6 +550,10 @@ struct stream_impl : tls_socket {
         duration timeout = server ? opts.read_timeout : opts.connect_timeout;
         handshake(deadline_in(l, timeout), timeout, server ? "read" : "connect", what,
                   who.empty() ? peer : who);
+        if (!server && !context.verify() && l.instrumented()) {
+            const std::string& named = who.empty() ? peer : who;
+            l.each_instrument([&](instrument& i) { i.insecure_connection(named); });
+        }
     }
 };
 
