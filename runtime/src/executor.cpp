@@ -17,6 +17,8 @@
 #include <system_error>
 #include <thread>
 
+#include <unistd.h>
+
 namespace aio {
 
 struct thread_pool_executor::state {
@@ -186,6 +188,11 @@ struct call_link {
     std::shared_ptr<executor_call> call;
     waiter* w = nullptr;  // the parked task's waiter; cleared when it stops waiting
     bool finished = false;
+    // When and where the call ran, for the instruments (executor_call_ran); written by the
+    // worker before it posts `finished`, read on the loop thread after.
+    clock::time_point started{};
+    clock::time_point ended{};
+    long thread_id = 0;
 };
 
 }  // namespace
@@ -203,7 +210,10 @@ void run_call(thread_pool_executor* ex, const std::shared_ptr<executor_call>& ca
     ex->submit([link, anchor]() mutable {
         int expected = 0;
         if (link->call->phase.compare_exchange_strong(expected, 1)) {
+            link->started = clock::now();
             link->call->run();
+            link->ended = clock::now();
+            link->thread_id = static_cast<long>(::gettid());
         }
         // Back to the loop, if it still exists. The worker hands over its reference: the
         // call (the callable, its arguments, its result or exception) is destroyed on the
@@ -234,7 +244,7 @@ void run_call(thread_pool_executor* ex, const std::shared_ptr<executor_call>& ca
     link->w = &w;
     try {
         while (!link->finished) {
-            park(me);
+            park(me, "aio::to_thread");
         }
     } catch (...) {
         link->w = nullptr;
@@ -243,6 +253,12 @@ void run_call(thread_pool_executor* ex, const std::shared_ptr<executor_call>& ca
         throw;
     }
     link->w = nullptr;
+    if (AIO_UNLIKELY(l.instrumented()) && link->thread_id != 0) {
+        task_ref ref(&me);
+        l.each_instrument([&](instrument& i) {
+            i.executor_call_ran(ref, link->started, link->ended, link->thread_id);
+        });
+    }
 }
 
 }  // namespace detail

@@ -67,7 +67,7 @@ std::ptrdiff_t gather_wait(std::span<task_base* const> tasks, bool keep_going) {
         bool notified;
         {
             done_waiters ws(me, tasks);
-            notified = park_or_cancelled(me);
+            notified = park_or_cancelled(me, "aio::gather");
         }
         if (notified) {
             continue;
@@ -83,7 +83,7 @@ std::ptrdiff_t gather_wait(std::span<task_base* const> tasks, bool keep_going) {
         }
         while (!all_done(tasks)) {
             done_waiters ws(me, tasks);
-            park_uncancellable(me);
+            park_uncancellable(me, "aio::gather");
         }
         for (task_base* t : tasks) {
             // The children's failures were part of a cancelled gather: nobody will ask.
@@ -117,7 +117,7 @@ void wait_core(std::span<task_base* const> tasks, return_when when, time_point d
             return;  // timed out: wait() reports what is done, it does not raise
         }
         done_waiters ws(me, tasks);
-        park(me);
+        park(me, "aio::wait");
     }
 }
 
@@ -136,7 +136,7 @@ std::ptrdiff_t wait_any(std::span<task_base* const> tasks, const std::vector<boo
             return -1;
         }
         done_waiters ws(me, tasks);
-        park(me);
+        park(me, "aio::as_completed");
     }
 }
 

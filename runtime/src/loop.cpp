@@ -335,12 +335,19 @@ void loop_core::run_once() {
     // Phase 3: expired timers. They only make things ready (or run short callbacks).
     if (!timers_.empty()) {
         const time_point t_now = now();
+        const clock::time_point fire_start =
+            AIO_UNLIKELY(instrumented_) ? clock::now() : clock::time_point{};
+        std::size_t fired = 0;
         while (timer_node* top = timers_.top()) {
             if (top->deadline > t_now) {
                 break;
             }
             timers_.pop();
             top->fire(top);
+            ++fired;
+        }
+        if (AIO_UNLIKELY(instrumented_) && fired > 0) {
+            each_instrument([&](instrument& i) { i.timers_fired(fired, fire_start); });
         }
     }
 

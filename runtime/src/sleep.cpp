@@ -36,7 +36,7 @@ void sleep_until(time_point when) {
         l.add_timer(s.timer);
     }
     try {
-        detail::park(me);
+        detail::park(me, "aio::sleep");
     } catch (...) {
         l.remove_timer(s.timer);
         throw;

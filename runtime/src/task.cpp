@@ -325,10 +325,11 @@ void serve_captures(task_base& t) noexcept {
 
 }  // namespace
 
-bool park_or_cancelled(task_base& t) noexcept {
+bool park_or_cancelled(task_base& t, const char* what) noexcept {
     if (t.must_cancel_) {
         return false;
     }
+    t.waiting_on_ = what;
     t.notified_ = false;
     t.cancellable_park_ = true;
     t.state_ = task_state::suspended;
@@ -341,8 +342,8 @@ bool park_or_cancelled(task_base& t) noexcept {
     return t.notified_ && !t.must_cancel_;
 }
 
-void park(task_base& t) {
-    if (!park_or_cancelled(t)) {
+void park(task_base& t, const char* what) {
+    if (!park_or_cancelled(t, what)) {
         deliver_cancel(t);
     }
 }
@@ -353,7 +354,8 @@ void throw_cancelled(task_base& t, const std::string& message) {
     throw cancelled_error(message);
 }
 
-void park_uncancellable(task_base& t) noexcept {
+void park_uncancellable(task_base& t, const char* what) noexcept {
+    t.waiting_on_ = what;
     t.notified_ = false;
     t.cancellable_park_ = false;
     t.state_ = task_state::suspended;
@@ -571,6 +573,22 @@ bool task_ref::done() const noexcept {
     return t_ && t_->done();
 }
 
+const char* task_ref::waiting_on() const noexcept {
+    if (!t_ || t_->state_ != detail::task_state::suspended) {
+        return "";
+    }
+    if (t_->waiting_on_ != nullptr) {
+        return t_->waiting_on_;
+    }
+    if (t_->awaiting_ != nullptr) {
+        return "aio::task::get";
+    }
+    if (t_->waits_ != nullptr && t_->waits_->list != nullptr) {
+        return t_->waits_->list->what();
+    }
+    return "a yield point";
+}
+
 bool task_ref::cancelled() const noexcept {
     return t_ && t_->outcome_ == detail::task_outcome::cancelled;
 }
@@ -635,7 +653,7 @@ void task_ref::wait_done() const {
     while (!t_->done()) {
         detail::waiter w{&me};
         detail::waiter_guard guard(t_->done_waiters_, w);
-        detail::park(me);
+        detail::park(me, "aio::task::wait_done");
     }
 }
 

@@ -101,7 +101,7 @@ void task_group::exit(std::exception_ptr body_error) {
     while (callbacks_pending_ > 0) {
         detail::waiter w{parent_};
         joiner_ = &w;
-        bool notified = detail::park_or_cancelled(*parent_);
+        bool notified = detail::park_or_cancelled(*parent_, "aio::task_group");
         joiner_ = nullptr;
         if (!notified) {
             // Cancelled while waiting for the children.

@@ -101,6 +101,23 @@ public:
     virtual void before_io_wait(duration timeout) noexcept { (void)timeout; }
     /// The loop returned from its I/O wait.
     virtual void after_io_wait() noexcept {}
+    /// `count` (> 0) expired timers fired in this loop iteration; the loop began firing them
+    /// at `started` (the real clock, also under virtual time) and has just finished.
+    virtual void timers_fired(std::size_t count, clock::time_point started) noexcept {
+        (void)count;
+        (void)started;
+    }
+    /// A call `t` made through to_thread / run_in_executor ran on an executor thread (the
+    /// kernel's id `thread_id`) from `started` to `ended` (real clock). Called on the loop
+    /// thread, on `t`'s own stack, as the call returns to `t` (not for a call whose caller was
+    /// cancelled while it waited).
+    virtual void executor_call_ran(const task_ref& t, clock::time_point started,
+                                   clock::time_point ended, long thread_id) noexcept {
+        (void)t;
+        (void)started;
+        (void)ended;
+        (void)thread_id;
+    }
     /// The main task is done and run() is about to cancel the tasks still pending (listed by
     /// all_tasks()); their suspension points have just been reported to
     /// task_suspended_at.

@@ -125,7 +125,7 @@ public:
         bool notified = false;
         {
             waiter_guard guard(putters_, w);
-            notified = park_or_cancelled(me);
+            notified = park_or_cancelled(me, "aio::queue::put");
             if (AIO_UNLIKELY(w.gone != nullptr)) {
                 raise_abandoned(me, w);
             }
@@ -179,7 +179,7 @@ public:
         bool notified = false;
         {
             waiter_guard guard(getters_, w);
-            notified = park_or_cancelled(me);
+            notified = park_or_cancelled(me, "aio::queue::get");
             if (AIO_UNLIKELY(w.gone != nullptr)) {
                 raise_abandoned(me, w);
             }
@@ -235,7 +235,7 @@ public:
         check_list_thread(joiners_, "aio::queue::join");
         waiter w{&me};
         waiter_guard guard(joiners_, w);
-        const bool notified = park_or_cancelled(me);
+        const bool notified = park_or_cancelled(me, "aio::queue::join");
         if (AIO_UNLIKELY(w.gone != nullptr)) {
             raise_abandoned(me, w);
         }

@@ -67,6 +67,12 @@ public:
 
     /// True once the task has returned, failed or been cancelled.
     [[nodiscard]] bool done() const noexcept;
+    /// What the task waits on while it is parked at a yield point: the call or primitive, a
+    /// string literal such as "aio::sleep", "aio::event", "aio::lock", "aio::queue::get",
+    /// "aio::stream::read_line", "aio::task::get", "aio::gather", "aio::to_thread"; "" when it
+    /// is not parked (running, ready to run, or done) or the handle is empty. Never null. Does
+    /// not suspend. Loop thread (instruments and debug tools read it).
+    [[nodiscard]] const char* waiting_on() const noexcept;
     /// True if the task ended by cancellation: a cancelled_error escaped its function, it was
     /// cancelled before it started, or it returned while a cancellation was still owed (its
     /// value is then dropped, as asyncio does).

@@ -117,7 +117,7 @@ void job_state::wait_started() {
     aio::detail::task_base& me = require_task("aio::jobs::job::wait()");
     waiter w{&me};
     waiter_guard guard(start_waiters_, w);
-    park(me);
+    park(me, "aio::jobs::job::wait");
 }
 
 void job_state::close(duration timeout) {
@@ -347,7 +347,7 @@ void scheduler::admit(const detail::job_ptr& s) {
         waiter w{&me};
         {
             waiter_guard guard(room_waiters_, w);
-            park(me);
+            park(me, "aio::jobs::scheduler::spawn");
         }
         if (w.status == scheduler_gone) {
             throw usage_error("aio::jobs::scheduler::spawn(): the scheduler was destroyed while "
@@ -481,7 +481,7 @@ void scheduler::wait_and_close(duration timeout) {
             while (size_ > 0 || !shields_.empty()) {
                 waiter w{&me};
                 waiter_guard guard(change_waiters_, w);
-                park(me);
+                park(me, "aio::jobs::scheduler::wait_and_close");
                 if (w.status == scheduler_gone) {
                     throw usage_error("aio::jobs::scheduler was destroyed during wait_and_close()");
                 }

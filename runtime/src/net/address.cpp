@@ -204,7 +204,7 @@ bool wait_until(wait_list& list, time_point deadline, const char* what) {
     waiter w{&me};
     waiter_guard guard(list, w);
     deadline_timer timer(*me.loop_, w, deadline);
-    const bool notified = park_or_cancelled(me);
+    const bool notified = park_or_cancelled(me, what);
     if (AIO_UNLIKELY(w.gone != nullptr)) {
         raise_abandoned(me, w);
     }

@@ -82,7 +82,8 @@ void check_stream_options(const stream_options& o, const char* what);
 loop_core& net_loop(const char* what);
 
 /// Suspends the running task on `list` until notified (true) or until `deadline` (false).
-/// Cancellation point.
+/// Cancellation point. `what` (a string literal) names the call, for errors and as what the
+/// task waits on (task_ref::waiting_on).
 bool wait_until(wait_list& list, time_point deadline, const char* what);
 
 /// now + d on the running loop, saturating (no_timeout: no deadline).

@@ -859,8 +859,8 @@ std::string stream::read_until_as(std::string_view sep, duration timeout, const 
                                  std::to_string(s.opts.limit) +
                                  " (raise it with set_limit() or stream_options)");
         }
-        detail::loop_core& l = s.loop("aio::stream::read_until");
-        if (!s.fill(detail::deadline_in(l, timeout), timeout, "aio::stream::read_until")) {
+        detail::loop_core& l = s.loop(what);
+        if (!s.fill(detail::deadline_in(l, timeout), timeout, what)) {
             std::string partial = s.take(s.buffered());
             throw incomplete_read_error(std::move(partial), 0,
                                         "read_until from " + s.peer + ": EOF before the separator");

@@ -120,6 +120,8 @@ public:
     // The task this one waits for in get() (join) while parked there: cancel() passes the
     // cancellation on to it at once, as asyncio's Task.cancel() cancels its _fut_waiter.
     task_base* awaiting_ = nullptr;
+    // What the task waits on while parked (a string literal; see park()), or nullptr.
+    const char* waiting_on_ = nullptr;
     // Set by the loop to have a parked task report where it waits (instrument
     // task_suspended_at), on its own stack, and park again.
     bool capture_ = false;
@@ -241,19 +243,23 @@ private:
 /// instruments when cancelling() is still above 0. Clears the watch. Task stack.
 void ran_on_after_cancel(task_base& t) noexcept;
 
+/// The `what` of the park functions names what the task waits on while parked, a string
+/// literal such as "aio::sleep" (task_ref::waiting_on); nullptr: the primitive of its innermost
+/// waiter's list, or the task it waits for in get().
+///
 /// Suspends `t` (the running task) until a waker calls notify() on one of its waiters, or
 /// until it is cancelled. Returns normally when notified and no cancellation arrived before
 /// the task resumed; throws cancelled_error otherwise. A cancellation that arrives after a
 /// notification but before the task runs wins, as in asyncio (where the CancelledError is
 /// thrown into the coroutine whatever the state of the future it awaited): a primitive that
 /// handed something to the waiter must take it back (see park_or_cancelled).
-void park(task_base& t);
+void park(task_base& t, const char* what = nullptr);
 
 /// Like park() but returns false instead of throwing when a cancellation is owed when the
 /// task resumes (must_cancel_ stays set: raise it with deliver_cancel()). The waiter's status
 /// tells whether it was also notified (handed something) just before: the caller gives that
 /// back before raising. Returns true when notified and not cancelled.
-bool park_or_cancelled(task_base& t) noexcept;
+bool park_or_cancelled(task_base& t, const char* what = nullptr) noexcept;
 
 /// Raises the cancellation owed to the running task `t` (clears must_cancel_, counts it as
 /// delivered).
@@ -269,7 +275,7 @@ bool park_or_cancelled(task_base& t) noexcept;
 
 /// Like park() but cancellation does not wake the task; used to wait for children that are
 /// unwinding. Returns when notified.
-void park_uncancellable(task_base& t) noexcept;
+void park_uncancellable(task_base& t, const char* what = nullptr) noexcept;
 
 /// Gives up the CPU for one loop iteration (sleep(0)). Cancellation point.
 void yield_now(task_base& t);
