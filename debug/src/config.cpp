@@ -3,6 +3,7 @@
 #include <cctype>
 #include <charconv>
 #include <cmath>
+#include <cstdint>
 #include <cstdlib>
 #include <string>
 
@@ -75,7 +76,7 @@ namespace {
 
 std::string accepted_keys() {
     return "accepted: 1, 0, slow=<duration>, stall=<duration>, block=<duration>, report=<path>, "
-           "strict, "
+           "trace=<path>, trace_size=<size>, html=<path>, strict, "
            "only=<ids>, skip=<ids>, color=auto|always|never, stacks=<1..64>";
 }
 
@@ -100,6 +101,31 @@ bool parse_ids(std::string_view value, std::set<std::string, std::less<>>& out, 
         }
         pos = plus + 1;
     }
+    return true;
+}
+
+// "4M", "512K", "1G", "100000": bytes, from 64 KiB to 4 GiB.
+bool parse_size(std::string_view text, std::size_t& out) {
+    std::size_t digits = 0;
+    while (digits < text.size() && std::isdigit(static_cast<unsigned char>(text[digits])) != 0) {
+        ++digits;
+    }
+    std::uint64_t v = 0;
+    auto [p, ec] = std::from_chars(text.data(), text.data() + digits, v);
+    if (digits == 0 || ec != std::errc() || v > (std::uint64_t{1} << 33)) {
+        return false;
+    }
+    std::string_view unit = text.substr(digits);
+    std::uint64_t scale = unit.empty()                   ? 1
+                          : unit == "K" || unit == "KiB" ? std::uint64_t{1} << 10
+                          : unit == "M" || unit == "MiB" ? std::uint64_t{1} << 20
+                          : unit == "G" || unit == "GiB" ? std::uint64_t{1} << 30
+                                                         : 0;
+    const std::uint64_t bytes = v * scale;
+    if (scale == 0 || bytes < (std::uint64_t{64} << 10) || bytes > (std::uint64_t{4} << 30)) {
+        return false;
+    }
+    out = static_cast<std::size_t>(bytes);
     return true;
 }
 
@@ -158,6 +184,18 @@ parse_result parse_config(std::string_view text) {
                 return fail("'report' needs a path, e.g. report=aio-report-%p.json");
             }
             c.report_path = expand_pid(std::string(value));
+        } else if (key == "trace" || key == "html") {
+            if (!has_value || value.empty()) {
+                return fail("'" + std::string(key) + "' needs a path, e.g. " + std::string(key) +
+                            (key == "trace" ? "=aio-trace-%p.json" : "=aio-report-%p.html"));
+            }
+            (key == "trace" ? c.trace_path : c.html_path) = expand_pid(std::string(value));
+        } else if (key == "trace_size") {
+            if (!has_value || !parse_size(value, c.trace_size)) {
+                return fail("bad value '" + std::string(value) +
+                            "' for 'trace_size': expected a size from 64K to 4G, such as 512K, "
+                            "16M or 1G (bytes without a suffix)");
+            }
         } else if (key == "only" || key == "skip") {
             std::string bad;
             if (!has_value || !parse_ids(value, key == "only" ? c.only : c.skip, bad)) {

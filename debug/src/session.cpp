@@ -109,6 +109,10 @@ session::session(config settings, loop& l, std::string options_text)
     , started_iso_(iso_now()) {
     color_ = cfg_.color == color_mode::always ||
              (cfg_.color == color_mode::automatic && ::isatty(STDERR_FILENO) != 0);
+    if (!cfg_.trace_path.empty() || !cfg_.html_path.empty()) {
+        trace_ = std::make_unique<trace_recorder>(cfg_.trace_size);
+        l.add_instrument(trace_.get());
+    }
     // backtrace() loads libgcc's unwinder on first use; do it now, not in a signal handler.
     (void)capture_stack(2);
     // Load the debug information now, before the first task runs (100-200 ms for a large
@@ -381,9 +385,10 @@ void session::loop_closing(loop& l) noexcept {
     drain();
     std::lock_guard<std::timed_mutex> lock(findings_mutex_);
     print_summary(loop_->stats());
-    if (!cfg_.report_path.empty()) {
-        write_report(loop_->stats(), now_ms(), "closed");
+    if (trace_) {
+        trace_->stop();
     }
+    write_report(loop_->stats(), now_ms(), "closed");
     closed_ = true;
 }
 
@@ -404,9 +409,7 @@ void session::at_terminate() noexcept {
         const double ran_ms =
             std::chrono::duration<double, std::milli>(clock::now() - started_real_).count();
         print_summary(std::nullopt);
-        if (!cfg_.report_path.empty()) {
-            write_report(std::nullopt, ran_ms, "terminate");
-        }
+        write_report(std::nullopt, ran_ms, "terminate");
         closed_ = true;
     } catch (...) {
     }
@@ -417,6 +420,7 @@ void session::at_terminate() noexcept {
 void session::report(raw_finding r) noexcept {
     try {
         r.f.at_ms = now_ms();
+        r.trace_us = trace_ ? trace_->now_us() : -1;
         queue_.push_back(std::move(r));
         probe_.attention.store(true, std::memory_order_relaxed);
     } catch (...) {
@@ -438,6 +442,7 @@ void session::wrong_thread(const char* call) noexcept {
 void session::report_from_any_thread(raw_finding r) noexcept {
     try {
         r.f.at_ms = now_ms();
+        r.trace_us = trace_ ? trace_->now_us() : -1;
         // Recorded and printed now, on the calling thread: the call is about to throw
         // usage_error, and if nothing catches it the process ends before the loop's next flush.
         if (detail::current_task_or_null() == nullptr) {
@@ -616,6 +621,16 @@ void session::record(raw_finding r) noexcept {
             }
         }
         std::string key = merge_key(r.f.id, culprit, creation, r.title);
+        if (trace_) {
+            // Every occurrence goes on the timeline, merged repeats included.
+            finding occurrence = r.f;
+            const auto& at = !culprit.empty() ? culprit : creation;
+            occurrence.culprit = culprit;
+            occurrence.creation = creation;
+            occurrence.title = r.title + (culprit.empty() ? " (created at " : " at ") + where(at) +
+                               (culprit.empty() ? ")" : "");
+            trace_->add_finding(occurrence, r.trace_us >= 0 ? r.trace_us : trace_->now_us());
+        }
         std::lock_guard<std::timed_mutex> lock(findings_mutex_);
         ++process_findings;
         if (auto it = merged_.find(key); it != merged_.end()) {
@@ -751,12 +766,41 @@ void session::write_report(std::optional<loop::statistics> st, double duration_m
             run.steps = st->steps;
         }
         run.longest_stall_ms = longest_stall_ms_;
-        std::ofstream out(cfg_.report_path, std::ios::trunc);
-        out << to_json(run, findings_);
-        if (!out) {
-            std::string msg = "aio debug: cannot write the report to " + cfg_.report_path + "\n";
-            std::fputs(msg.c_str(), stderr);
+        auto save = [](const std::string& path, const std::string& text, const char* what) {
+            std::ofstream out(path, std::ios::trunc | std::ios::binary);
+            out << text;
+            out.close();
+            if (!out) {
+                std::string msg =
+                    std::string("aio debug: cannot write the ") + what + " to " + path + "\n";
+                std::fputs(msg.c_str(), stderr);
+            }
+        };
+        const bool want_report = !cfg_.report_path.empty() || !cfg_.html_path.empty();
+        const std::string report_text = want_report ? to_json(run, findings_) : std::string();
+        if (!cfg_.report_path.empty()) {
+            save(cfg_.report_path, report_text, "report");
         }
+        // The timeline's ring belongs to the loop thread: a process ended by std::terminate on
+        // another thread writes no trace (the loop may be recording into it right now).
+        const bool trace_readable = trace_ && (this_threads_session == this || closed_ ||
+                                               std::string_view(ended) == "closed");
+        std::string trace_text;
+        if (trace_readable && (!cfg_.trace_path.empty() || !cfg_.html_path.empty())) {
+            trace_->stop();
+            trace_text = trace_->to_json(run.program, run.started);
+        }
+        if (!cfg_.trace_path.empty()) {
+            if (trace_readable) {
+                save(cfg_.trace_path, trace_text, "trace");
+            } else {
+                std::fputs("aio debug: no trace written: std::terminate() ended the program on "
+                           "another thread than the loop's\n",
+                           stderr);
+            }
+        }
+        // HTML-MERGE: if (!cfg_.html_path.empty()) { save(cfg_.html_path, html_report(report_text,
+        // trace_text), "HTML report"); }
     } catch (...) {
     }
 }

@@ -5,6 +5,7 @@
 
 #include "detectors/stall.hpp"
 #include "stacks.hpp"
+#include "trace.hpp"
 
 #include <aio/debug/config.hpp>
 #include <aio/debug/report.hpp>
@@ -37,6 +38,7 @@ struct raw_finding {
     raw_stack context;
     std::string context_label;
     std::string context_unknown;
+    double trace_us = -1;  ///< when it was reported, on the timeline's clock (trace=, html=)
 };
 
 class session final : public instrument {
@@ -195,6 +197,12 @@ private:
     std::atomic<bool> in_wrapper_{false};  // see set_in_wrapper
     std::unique_ptr<stall_watchdog> stall_;
     double longest_stall_ms_ = 0;
+    // The timeline (trace=, html=): an instrument of its own, installed before this one so that
+    // it gets the plain step hooks while this one keeps the step probe.
+    std::unique_ptr<trace_recorder> trace_;
+    /// Writes the trace and the HTML report (with the loop's findings held). Loop thread, or a
+    /// dying thread (terminate).
+    void write_trace_files(const std::string& report_text) noexcept;
 };
 
 }  // namespace aio::debug

@@ -2,6 +2,10 @@
 
 #include <catch2/catch.hpp>
 
+#include <string>
+
+#include <unistd.h>
+
 using namespace std::chrono_literals;
 using aio::debug::parse_config;
 
@@ -59,4 +63,25 @@ TEST_CASE("a bad value names the key, the value and what is accepted, and turns 
     CHECK_THAT(parse_config("stacks=0").error, Catch::Contains("1 to 64"));
     CHECK_THAT(parse_config("report=").error, Catch::Contains("needs a path"));
     CHECK_FALSE(parse_config("slow=10").settings.enabled);  // a unit is required
+}
+
+TEST_CASE("trace, trace_size and html take a path or a size and say what is accepted",
+          "[debug][config][trace]") {
+    auto r = parse_config("trace=t-%p.json,html=r.html,trace_size=16M");
+    REQUIRE(r.error.empty());
+    CHECK(r.settings.trace_path == "t-" + std::to_string(::getpid()) + ".json");
+    CHECK(r.settings.html_path == "r.html");
+    CHECK(r.settings.trace_size == std::size_t{16} << 20);
+    CHECK(parse_config("trace_size=65536").settings.trace_size == 65536);
+    CHECK(parse_config("trace_size=2G").settings.trace_size == std::size_t{2} << 30);
+    CHECK(parse_config("1").settings.trace_size == std::size_t{4} << 20);
+    CHECK(parse_config("1").settings.trace_path.empty());
+    CHECK_THAT(parse_config("trace=").error, Catch::Contains("'trace' needs a path"));
+    CHECK_THAT(parse_config("html").error, Catch::Contains("'html' needs a path"));
+    for (const char* bad : {"trace_size=1K", "trace_size=5G", "trace_size=lots", "trace_size=4MB",
+                            "trace_size=", "trace_size=-1M"}) {
+        auto b = parse_config(bad);
+        CHECK_FALSE(b.settings.enabled);
+        CHECK_THAT(b.error, Catch::Contains("'trace_size'") && Catch::Contains("64K to 4G"));
+    }
 }

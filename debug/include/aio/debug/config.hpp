@@ -24,6 +24,10 @@ struct config {
     /// kept the loop this long. Calls that always block (sleep, getaddrinfo) count at any length.
     duration block = std::chrono::milliseconds(1);
     std::string report_path;                  ///< JSON report at loop close ("" = none)
+    std::string trace_path;  ///< the loop's timeline, Chrome trace-event JSON ("" = none)
+    std::string html_path;   ///< the HTML report at loop close ("" = none)
+    /// Memory for the timeline's flight recorder (trace=, html=): the newest events that fit.
+    std::size_t trace_size = std::size_t{4} << 20;
     bool strict = false;                      ///< exit non-zero when there were findings
     std::set<std::string, std::less<>> only;  ///< run only these detectors (empty = all)
     std::set<std::string, std::less<>> skip;  ///< never run these
@@ -41,7 +45,8 @@ struct parse_result {
 };
 
 /// Parses the ASYNC_DEBUG syntax: "", "0" (off); "1" (on, defaults); or a comma list of
-/// `slow=<dur>`, `stall=<dur>`, `block=<dur>`, `report=<path>` (%p is the pid), `strict`,
+/// `slow=<dur>`, `stall=<dur>`, `block=<dur>`, `report=<path>`, `trace=<path>`, `html=<path>`
+/// (%p is the pid in the paths), `trace_size=<bytes>` (K, M or G suffix), `strict`,
 /// `only=<ids>`, `skip=<ids>` (ids joined with '+'), `color=auto|always|never`, `stacks=<1..64>`,
 /// and `1`. Durations take `us`, `ms` or `s`. Never throws.
 parse_result parse_config(std::string_view text);
