@@ -425,6 +425,30 @@ std::string trace_recorder::to_json(const std::string& program, const std::strin
 
     // Findings: an instant on the loop track when they happened; those with a length (a stall,
     // a slow step, a blocking call) also as a slice of that length on the findings track.
+    // A stall or a slow step is the length of one step, reported just after it ended (the
+    // watchdog's clock is coarser than the trace's): drawn as exactly that step when the step
+    // is in the ring.
+    for (finding_event& f : findings) {
+        if ((f.id != "stall" && f.id != "slow-callback") || f.dur_us < 0) {
+            continue;
+        }
+        auto ti = tasks.find(f.task);
+        if (ti == tasks.end()) {
+            continue;
+        }
+        const event* best = nullptr;
+        for (const event* st : ti->second.steps) {
+            const double end = ns_to_us(st->ts + st->dur);
+            if (end <= f.at_us + 1000 && f.at_us - end < 50000 &&
+                (best == nullptr || st->ts > best->ts)) {
+                best = st;
+            }
+        }
+        if (best != nullptr) {
+            f.at_us = ns_to_us(best->ts + best->dur);
+            f.dur_us = ns_to_us(best->dur);
+        }
+    }
     std::stable_sort(
         findings.begin(), findings.end(), [](const finding_event& a, const finding_event& b) {
             return a.at_us - std::max(a.dur_us, 0.0) < b.at_us - std::max(b.dur_us, 0.0);

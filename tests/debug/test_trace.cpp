@@ -7,6 +7,7 @@
 
 #include <catch2/catch.hpp>
 
+#include <cmath>
 #include <cstdio>
 #include <fstream>
 #include <map>
@@ -314,7 +315,9 @@ TEST_CASE("trace: findings are instants on the loop track, a stall a slice of it
         const double end = start + e["dur"].get<double>();
         const double s_start = stall_slice["ts"];
         const double s_end = s_start + stall_slice["dur"].get<double>();
-        covers = covers || (end - start >= 38000 && s_start <= start + 1000 && s_end >= end - 1000);
+        // exactly the step: same start and end, to the microsecond
+        covers = covers || (end - start >= 38000 && std::abs(s_start - start) < 1 &&
+                            std::abs(s_end - end) < 1);
     }
     CHECK(covers);
     CHECK(format_problems(trace) == std::vector<std::string>{});
