@@ -3,6 +3,7 @@
 #include <aio/detail/task_base.hpp>
 
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <map>
 
@@ -425,7 +426,7 @@ std::string trace_recorder::to_json(const std::string& program, const std::strin
 
     // Findings: an instant on the loop track when they happened; those with a length (a stall,
     // a slow step, a blocking call) also as a slice of that length on the findings track.
-    // A stall or a slow step is the length of one step, reported just after it ended (the
+    // A stall or a slow step is the length of one step, reported after it ended (the
     // watchdog's clock is coarser than the trace's): drawn as exactly that step when the step
     // is in the ring.
     for (finding_event& f : findings) {
@@ -436,13 +437,23 @@ std::string trace_recorder::to_json(const std::string& program, const std::strin
         if (ti == tasks.end()) {
             continue;
         }
+        // The step of that task that ended shortly before the report (reports can wait for the
+        // task's next step) and whose length is nearest the measured one.
         const event* best = nullptr;
+        double best_gap = 0;
         for (const event* st : ti->second.steps) {
             const double end = ns_to_us(st->ts + st->dur);
-            if (end <= f.at_us + 1000 && f.at_us - end < 50000 &&
-                (best == nullptr || st->ts > best->ts)) {
-                best = st;
+            if (end > f.at_us + 1000 || f.at_us - end > 1e6) {
+                continue;
             }
+            const double gap = std::abs(ns_to_us(st->dur) - f.dur_us);
+            if (best == nullptr || gap < best_gap) {
+                best = st;
+                best_gap = gap;
+            }
+        }
+        if (best != nullptr && best_gap > f.dur_us / 4) {
+            best = nullptr;  // not that step: keep the measured length
         }
         if (best != nullptr) {
             f.at_us = ns_to_us(best->ts + best->dur);
