@@ -106,7 +106,7 @@ bool run_once(const manifest& m, const options& o, workspace& ws, const lesson& 
     report rep;
     if (!no_debug) {
         rep = read_report(rp);
-        print_findings(rep, fs::path(display(rp)), m.source_dir);
+        print_findings(rep);
     }
     auto problems = judge(l, fixed ? "fixed" : "workspace", r, rep, !no_debug);
     if (problems.empty()) {

@@ -179,9 +179,10 @@ report read_report(const fs::path& path);
 std::vector<std::string> judge(const lesson& l, const std::string& kind, const run_result& r,
                                const report& rep, bool with_debug);
 
-/// Prints the findings readably: one line per finding and its fix, paths relative to the
-/// repository.
-void print_findings(const report& rep, const fs::path& report_path, const fs::path& source_dir);
+/// After a run under debug mode: says so when the program wrote no report. Nothing otherwise:
+/// debug mode's summary, on the program's stderr just above, already lists each finding once
+/// with its line and fix, and names the report.
+void print_findings(const report& rep);
 
 /// Options shared by the commands.
 struct options {
