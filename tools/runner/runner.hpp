@@ -141,7 +141,8 @@ run_result run_program(const run_request& r);
 
 /// Builds CMake targets of the runner's build tree with `cmake --build`. Throws user_error when
 /// CMake or the compiler is missing, or (with the compiler output) when the build fails.
-/// Returns the build output when it built something that warned ("" otherwise).
+/// Returns the compiler's output (without Ninja's progress lines) when it built something that
+/// warned ("" otherwise).
 std::string build_targets(const std::vector<std::string>& targets);
 
 /// Points the build tree's workspace stub of `l` at `copy` (rewritten only if it changed, so
