@@ -77,7 +77,7 @@ namespace {
 std::string accepted_keys() {
     return "accepted: 1, 0, slow=<duration>, stall=<duration>, block=<duration>, report=<path>, "
            "trace=<path>, trace_size=<size>, html=<path>, strict, "
-           "only=<ids>, skip=<ids>, color=auto|always|never, stacks=<1..64>";
+           "only=<ids>, skip=<ids>, color=auto|always|never, stacks=<1..64>, verbose";
 }
 
 bool parse_ids(std::string_view value, std::set<std::string, std::less<>>& out, std::string& bad) {
@@ -206,6 +206,12 @@ parse_result parse_config(std::string_view text) {
                 return fail("unknown detector '" + bad + "' in '" + std::string(key) +
                             "'; detectors are: " + ids + " (join several with '+')");
             }
+        } else if (key == "verbose") {
+            if (has_value && value != "1" && value != "0") {
+                return fail("bad value '" + std::string(value) +
+                            "' for 'verbose': expected 1 or 0, or no value");
+            }
+            c.verbose = !has_value || value == "1";
         } else if (key == "color") {
             if (value == "auto") {
                 c.color = color_mode::automatic;

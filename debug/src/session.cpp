@@ -113,6 +113,9 @@ session::session(config settings, loop& l, std::string options_text)
         trace_ = std::make_unique<trace_recorder>(cfg_.trace_size);
         l.add_instrument(trace_.get());
     }
+    if (!cfg_.verbose) {
+        path_prefix_ = working_directory_prefix();
+    }
     // backtrace() loads libgcc's unwinder on first use; do it now, not in a signal handler.
     (void)capture_stack(2);
     // Load the debug information now, before the first task runs (100-200 ms for a large
@@ -138,8 +141,8 @@ session::session(config settings, loop& l, std::string options_text)
         stall_ = std::make_unique<stall_watchdog>(
             cfg_.wants("stall") ? cfg_.stall : duration::max(),
             want_slow_ ? cfg_.slow : duration::max(),
-            cfg_.wants("blocking-call") ? cfg_.block : duration::max(), color_, probe_,
-            in_wrapper_);
+            cfg_.wants("blocking-call") ? cfg_.block : duration::max(), color_, path_prefix_,
+            probe_, in_wrapper_);
     }
     if (cfg_.wants("stack-high-water")) {
         detail::enable_stack_watermarks(l);
@@ -181,6 +184,9 @@ raw_stack session::suspension_of(const task_ref& t) const {
 // ---- events ------------------------------------------------------------------------------
 
 void session::task_spawned(const task_ref& t) noexcept {
+    if (main_task_id_.load(std::memory_order_relaxed) == 0) {
+        main_task_id_.store(t.id(), std::memory_order_relaxed);  // aio::run spawns it first
+    }
     // One full unwind per distinct spawning site, shared by every task spawned there.
     void* site = t.raw_creation_site().caller;
     try {
@@ -388,7 +394,8 @@ void session::loop_closing(loop& l) noexcept {
     if (trace_) {
         trace_->stop();
     }
-    write_report(loop_->stats(), now_ms(), "closed");
+    bool written = write_report(loop_->stats(), now_ms(), "closed");
+    print_where_in_full(written);
     closed_ = true;
 }
 
@@ -409,7 +416,8 @@ void session::at_terminate() noexcept {
         const double ran_ms =
             std::chrono::duration<double, std::milli>(clock::now() - started_real_).count();
         print_summary(std::nullopt);
-        write_report(std::nullopt, ran_ms, "terminate");
+        bool written = write_report(std::nullopt, ran_ms, "terminate");
+        print_where_in_full(written);
         closed_ = true;
     } catch (...) {
     }
@@ -655,7 +663,73 @@ void session::record(raw_finding r) noexcept {
     }
 }
 
+std::string session::header(const finding& f, bool with_count) const {
+    const bool c = color_;
+    std::string count = with_count && f.count > 1 ? " \u00d7" + std::to_string(f.count) : "";
+    return std::string(f.severity == "error" ? red(c) : yellow(c)) + "[" + f.id + "]" + reset(c) +
+           bold(c) + count + " " + relative_paths(f.title, path_prefix_) + reset(c);
+}
+
 void session::print(const finding& f) noexcept {
+    if (cfg_.verbose) {
+        print_full(f);
+        return;
+    }
+    try {
+        // One line as it happens: the title says what and where; the detail waits for the
+        // summary, where each finding is shown once.
+        std::string out = std::string(bold(color_)) + "aio debug: " + header(f, false);
+        if (f.duration_ms >= 0) {
+            std::string d = format_duration(
+                std::chrono::nanoseconds(static_cast<long long>(f.duration_ms * 1e6)));
+            if (f.title.find(d) == std::string::npos) {
+                out += " (" + d + ")";
+            }
+        }
+        out += "\n";
+        std::fputs(out.c_str(), stderr);
+    } catch (...) {
+    }
+}
+
+std::string session::compact(const finding& f) const {
+    const bool c = color_;
+    std::string out = std::string(bold(c)) + "  " + header(f, true) + "\n";
+    const std::string indent = "      ";
+    // The user's line: where it happened, else where its task (or resource) was created.
+    const auto& place = !f.culprit.empty() ? f.culprit : f.creation;
+    if (!place.empty()) {
+        const frame& fr = place.front();
+        for (std::size_t k = 0; k < fr.snippet.size(); ++k) {
+            std::uint32_t n = fr.snippet_first_line + static_cast<std::uint32_t>(k);
+            if (n == fr.line) {
+                out += indent + "> " + std::to_string(n) + " | " + fr.snippet[k] + "\n";
+            }
+        }
+    }
+    // Where the task was created, when the header named another place and the creation is
+    // not on the culprit's own path; the main task's is the aio::run call, known already.
+    if (!f.culprit.empty() && !f.creation.empty() &&
+        (f.task_id == 0 || f.task_id != main_task_id_.load(std::memory_order_relaxed))) {
+        const frame& made = f.creation.front();
+        bool on_path = std::any_of(f.culprit.begin(), f.culprit.end(), [&](const frame& fr) {
+            return fr.file == made.file && fr.line == made.line;
+        });
+        if (!on_path) {
+            out += indent + dim(c) + "created at" + reset(c) + " " +
+                   relative_paths(where(f.creation), path_prefix_) + "\n";
+        }
+    }
+    if (!f.fix.empty()) {
+        out += indent + dim(c) + "fix:" + reset(c) + " " + f.fix +
+               (f.lesson.empty() ? "" : " (lesson " + f.lesson + ")") + "\n";
+    } else if (!f.lesson.empty()) {
+        out += indent + dim(c) + "lesson:" + reset(c) + " " + f.lesson + "\n";
+    }
+    return out;
+}
+
+void session::print_full(const finding& f) noexcept {
     try {
         const bool c = color_;
         std::string out;
@@ -722,6 +796,11 @@ void session::print_summary(std::optional<loop::statistics> st) noexcept {
         }
         std::string text =
             "aio debug: summary: " + std::to_string(total) + " finding" + (total == 1 ? "" : "s");
+        if (!cfg_.verbose && findings_.size() < total) {
+            // The list below has one entry per place: say why it is shorter.
+            text += " at " + std::to_string(findings_.size()) + " place" +
+                    (findings_.size() == 1 ? "" : "s");
+        }
         if (!counts.empty()) {
             text += " (";
             bool first = true;
@@ -745,12 +824,24 @@ void session::print_summary(std::optional<loop::statistics> st) noexcept {
                     " stalls not reported (rate limit: 5 a minute)";
         }
         text += "\n";
+        if (!cfg_.verbose) {
+            // Each finding once, errors first, each group in the order seen.
+            std::vector<const finding*> order;
+            for (const auto& f : findings_) {
+                order.push_back(&f);
+            }
+            std::stable_partition(order.begin(), order.end(),
+                                  [](const finding* f) { return f->severity == "error"; });
+            for (const finding* f : order) {
+                text += compact(*f);
+            }
+        }
         std::fputs(text.c_str(), stderr);
     } catch (...) {
     }
 }
 
-void session::write_report(std::optional<loop::statistics> st, double duration_ms,
+bool session::write_report(std::optional<loop::statistics> st, double duration_ms,
                            const char* ended) noexcept {
     try {
         run_summary run;
@@ -774,13 +865,14 @@ void session::write_report(std::optional<loop::statistics> st, double duration_m
                 std::string msg =
                     std::string("aio debug: cannot write the ") + what + " to " + path + "\n";
                 std::fputs(msg.c_str(), stderr);
+                return false;
             }
+            return true;
         };
         const bool want_report = !cfg_.report_path.empty() || !cfg_.html_path.empty();
         const std::string report_text = want_report ? to_json(run, findings_) : std::string();
-        if (!cfg_.report_path.empty()) {
-            save(cfg_.report_path, report_text, "report");
-        }
+        const bool report_written =
+            !cfg_.report_path.empty() && save(cfg_.report_path, report_text, "report");
         // The timeline's ring belongs to the loop thread: a process ended by std::terminate on
         // another thread writes no trace (the loop may be recording into it right now).
         const bool trace_readable = trace_ && (this_threads_session == this || closed_ ||
@@ -801,6 +893,23 @@ void session::write_report(std::optional<loop::statistics> st, double duration_m
         }
         // HTML-MERGE: if (!cfg_.html_path.empty()) { save(cfg_.html_path, html_report(report_text,
         // trace_text), "HTML report"); }
+        return report_written;
+    } catch (...) {
+        return false;
+    }
+}
+
+void session::print_where_in_full(bool report_written) noexcept {
+    if (cfg_.verbose || findings_.empty()) {
+        return;
+    }
+    try {
+        std::string text = "aio debug: each finding in full (stacks, details, why it hurts): ";
+        text += report_written ? relative_paths(cfg_.report_path, path_prefix_)
+                               : std::string("add verbose to ASYNC_DEBUG, or report=PATH for a "
+                                             "JSON report");
+        text += "\n";
+        std::fputs(text.c_str(), stderr);
     } catch (...) {
     }
 }

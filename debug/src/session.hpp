@@ -104,11 +104,24 @@ private:
     /// Symbolizes `r`, merges it into findings_ or adds and prints it. Any thread, on a
     /// normal (not fiber) stack.
     void record(raw_finding r) noexcept;
+    /// A new finding on stderr: one line, or the full form with `verbose`.
     void print(const finding& f) noexcept;
-    /// With findings_mutex_ held; `st` empty when the loop's counters cannot be read.
+    /// Today's full form: the header and a line per known field, stacks with a snippet.
+    void print_full(const finding& f) noexcept;
+    /// The summary line and, without `verbose`, every finding once in a compact form (errors
+    /// first). With findings_mutex_ held; `st` empty when the loop's counters cannot be read.
     void print_summary(std::optional<loop::statistics> st) noexcept;
-    void write_report(std::optional<loop::statistics> st, double duration_ms,
+    /// A few lines of the summary for `f`: header, the user's line, where its task was
+    /// created (when that says more), fix and lesson.
+    [[nodiscard]] std::string compact(const finding& f) const;
+    /// The header line's text after "aio debug: " or the summary's indent: [id], ×count,
+    /// title, colored as the terminal wants.
+    [[nodiscard]] std::string header(const finding& f, bool with_count) const;
+    /// Returns false when the report could not be written (and says so on stderr).
+    bool write_report(std::optional<loop::statistics> st, double duration_ms,
                       const char* ended) noexcept;
+    /// After the summary (without `verbose`, when there were findings): where the full form is.
+    void print_where_in_full(bool report_written) noexcept;
 
     config cfg_;
     loop* loop_;
@@ -193,6 +206,12 @@ private:
     // slow-callback findings waiting for their task to report where the step ended
     std::unordered_map<std::uint64_t, raw_finding> awaiting_capture_;
     bool color_ = false;
+    // The terminal's compact forms show paths under the working directory relative to it
+    // (relative_paths); "" with `verbose`, which prints the full paths as the report has them.
+    std::string path_prefix_;
+    // The loop's main task (the first spawned): its creation is the aio::run call, which the
+    // compact form does not repeat.
+    std::atomic<std::uint64_t> main_task_id_{0};
     step_probe probe_;                     // fed by the loop at every step; read by the watchdog
     std::atomic<bool> in_wrapper_{false};  // see set_in_wrapper
     std::unique_ptr<stall_watchdog> stall_;

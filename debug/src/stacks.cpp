@@ -1,6 +1,7 @@
 #include "stacks.hpp"
 
 #define BACKWARD_HAS_DW 1
+#include <cctype>
 #include <cstdio>
 #include <fstream>
 #include <mutex>
@@ -13,6 +14,7 @@
 #include <backward.hpp>
 #include <dlfcn.h>
 #include <execinfo.h>
+#include <unistd.h>
 
 namespace aio::debug {
 
@@ -318,6 +320,36 @@ std::string where(const std::vector<frame>& frames) {
         s = buf;
     }
     return s;
+}
+
+std::string working_directory_prefix() {
+    try {
+        char buf[4096];
+        if (::getcwd(buf, sizeof buf) == nullptr || buf[0] != '/' || buf[1] == '\0') {
+            return {};
+        }
+        return std::string(buf) + "/";
+    } catch (...) {
+        return {};
+    }
+}
+
+std::string relative_paths(std::string text, const std::string& prefix) {
+    if (prefix.empty()) {
+        return text;
+    }
+    // A character that can be part of a path: a match right after one is inside another path.
+    auto in_path = [](char c) {
+        return std::isalnum(static_cast<unsigned char>(c)) != 0 || c == '/' || c == '.' ||
+               c == '_' || c == '-' || c == '+' || c == '~';
+    };
+    for (std::size_t at = text.find(prefix); at != std::string::npos;
+         at = text.find(prefix, at + 1)) {
+        if (at == 0 || !in_path(text[at - 1])) {
+            text.erase(at, prefix.size());
+        }
+    }
+    return text;
 }
 
 }  // namespace aio::debug

@@ -45,4 +45,15 @@ void warm_up_symbolizer() noexcept;
 /// "file:line (function)" of the first frame, or "an unknown place".
 std::string where(const std::vector<frame>& frames);
 
+/// The working directory as a prefix for `relative_paths` ("/home/dev/shop/", with the final
+/// slash), or "" when it is unknown or is `/` (every path would be under it). Never throws.
+std::string working_directory_prefix();
+
+/// `text` with every absolute path that starts with `prefix` (from working_directory_prefix)
+/// made relative to it, for the terminal: "/home/dev/shop/src/a.cpp:3" becomes
+/// "src/a.cpp:3". A path counts only where it starts a word (at the start of `text` or after a
+/// character that cannot be part of a path, such as a space or `(`), so a longer path that
+/// merely contains `prefix` is left alone. `prefix` "" leaves `text` as it is.
+std::string relative_paths(std::string text, const std::string& prefix);
+
 }  // namespace aio::debug

@@ -56,8 +56,9 @@ TEST_CASE("a bad value names the key, the value and what is accepted, and turns 
     CHECK_FALSE(r.settings.enabled);
     CHECK_THAT(r.error,
                Catch::Contains("'slow'") && Catch::Contains("'fast'") && Catch::Contains("50ms"));
-    CHECK_THAT(parse_config("1,verbose").error,
-               Catch::Contains("unknown option 'verbose'") && Catch::Contains("accepted"));
+    CHECK_THAT(parse_config("1,quiet").error, Catch::Contains("unknown option 'quiet'") &&
+                                                  Catch::Contains("accepted") &&
+                                                  Catch::Contains("verbose"));
     CHECK_THAT(parse_config("only=stal").error, Catch::Contains("unknown detector 'stal'"));
     CHECK_THAT(parse_config("color=blue").error, Catch::Contains("auto, always or never"));
     CHECK_THAT(parse_config("stacks=0").error, Catch::Contains("1 to 64"));
@@ -84,4 +85,15 @@ TEST_CASE("trace, trace_size and html take a path or a size and say what is acce
         CHECK_FALSE(b.settings.enabled);
         CHECK_THAT(b.error, Catch::Contains("'trace_size'") && Catch::Contains("64K to 4G"));
     }
+}
+
+TEST_CASE("verbose asks for the full form of each finding on stderr", "[debug][config]") {
+    CHECK_FALSE(parse_config("1").settings.verbose);
+    CHECK(parse_config("verbose").settings.verbose);
+    CHECK(parse_config("verbose").settings.enabled);
+    CHECK(parse_config("1,verbose=1").settings.verbose);
+    CHECK_FALSE(parse_config("verbose,verbose=0").settings.verbose);
+    auto bad = parse_config("verbose=yes");
+    CHECK_FALSE(bad.settings.enabled);
+    CHECK_THAT(bad.error, Catch::Contains("bad value 'yes' for 'verbose'"));
 }

@@ -193,12 +193,15 @@ TEST_CASE("leaked-resource stays silent for a closed executor", "[debug][leaked-
 
 TEST_CASE("leaked-job reports a scheduler destroyed with live jobs, naming them",
           "[debug][leaked-job]") {
-    auto r = debug_run([] {
-        aio::jobs::scheduler s({.limit = 1, .name = "uploads"});
-        s.spawn([] { aio::sleep(1s); }, "upload a");
-        s.spawn([] { aio::sleep(1s); }, "upload b");
-        aio::sleep(1ms);
-    });  // s destroyed without close()
+    // verbose: the job list is in the details, which only the full form prints.
+    auto r = debug_run(
+        [] {
+            aio::jobs::scheduler s({.limit = 1, .name = "uploads"});
+            s.spawn([] { aio::sleep(1s); }, "upload a");
+            s.spawn([] { aio::sleep(1s); }, "upload b");
+            aio::sleep(1ms);
+        },  // s destroyed without close()
+        "1,verbose");
     CHECK(r.count("leaked-job") == 1);
     CHECK_THAT(r.err, Catch::Contains("[leaked-job] job scheduler 'uploads' destroyed without "
                                       "close() while it had 1 active and 1 pending jobs"));
@@ -213,10 +216,12 @@ TEST_CASE("leaked-job reports a scheduler destroyed with live jobs, naming them"
 TEST_CASE("leaked-job reports a scheduler still open with jobs when the loop closes",
           "[debug][leaked-job]") {
     auto* leaked = static_cast<aio::jobs::scheduler*>(nullptr);
-    auto r = debug_run([&] {
-        leaked = new aio::jobs::scheduler({.name = "mailer"});
-        leaked->spawn([] { aio::sleep(1s); }, "send welcome");
-    });
+    auto r = debug_run(
+        [&] {
+            leaked = new aio::jobs::scheduler({.name = "mailer"});
+            leaked->spawn([] { aio::sleep(1s); }, "send welcome");
+        },
+        "1,verbose");  // the job list is in the details: the full form
     CHECK(r.count("leaked-job") == 1);
     CHECK_THAT(r.err, Catch::Contains("job scheduler 'mailer' never closed, with jobs still live"));
     CHECK_THAT(r.err, Catch::Contains("job 'send welcome' (active"));

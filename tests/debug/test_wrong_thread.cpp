@@ -8,6 +8,7 @@
 
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <cstdio>
 #include <fstream>
 #include <sstream>
@@ -101,6 +102,10 @@ TEST_CASE("a wrong-thread call that ends the process still reaches stderr and th
     CHECK_THAT(res.err, Catch::Contains("[wrong-thread] aio::queue::put called from a thread") &&
                             Catch::Contains("std::terminate() is ending the program") &&
                             Catch::Contains("aio debug: summary: 1 finding (wrong-thread 1)"));
+    // The summary lists the finding with its line and fix, as at a normal close.
+    auto summary = res.err.substr(std::min(res.err.find("aio debug: summary:"), res.err.size()));
+    CHECK_THAT(summary, Catch::Contains("\n  [wrong-thread] aio::queue::put called from") &&
+                            Catch::Contains("q.put(1);") && Catch::Contains("fix: "));
     REQUIRE(!text.str().empty());
     auto j = nlohmann::json::parse(text.str());
     CHECK(j["run"]["ended"] == "terminate");

@@ -79,8 +79,8 @@ bool run_once(const manifest& m, const options& o, workspace& ws, const lesson& 
         std::fflush(stdout);
         std::string warnings = build_targets({target_name(l, kind)});
         if (!warnings.empty()) {
-            std::printf("the compiler warned (read it: it may be the lesson):\n%s\n",
-                        warnings.c_str());
+            std::printf("the compiler warned (read it: it may be the lesson):\n%s",
+                        warnings.c_str());  // each of its lines ends with a newline
         }
     }
     std::printf("== %s: %s%s (time limit %s)\n", l.name.c_str(), l.title.c_str(),
@@ -106,7 +106,7 @@ bool run_once(const manifest& m, const options& o, workspace& ws, const lesson& 
     report rep;
     if (!no_debug) {
         rep = read_report(rp);
-        print_findings(rep, fs::path(display(rp)), m.source_dir);
+        print_findings(rep);
     }
     auto problems = judge(l, fixed ? "fixed" : "workspace", r, rep, !no_debug);
     if (problems.empty()) {

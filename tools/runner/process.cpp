@@ -135,7 +135,25 @@ std::string build_targets(const std::vector<std::string>& targets) {
                                      : "status " + std::to_string(status)) +
                          "); the compiler said:\n" + output);
     }
-    return output.find("warning:") != std::string::npos ? output : std::string();
+    if (output.find("warning:") == std::string::npos) {
+        return {};
+    }
+    // The compiler's words only: Ninja's progress lines ("[1/2] Building CXX object ...") take
+    // room on the participant's screen and say nothing about the code.
+    std::istringstream in(output);
+    std::string warnings;
+    for (std::string line; std::getline(in, line);) {
+        std::size_t slash = line.find('/');
+        std::size_t close = line.find("] ");
+        bool progress = line.size() > 1 && line[0] == '[' && slash != std::string::npos &&
+                        close != std::string::npos && slash < close &&
+                        line.find_first_not_of("0123456789", 1) == slash &&
+                        line.find_first_not_of("0123456789", slash + 1) == close;
+        if (!progress) {
+            warnings += line + "\n";
+        }
+    }
+    return warnings;
 }
 
 run_result run_program(const run_request& r) {

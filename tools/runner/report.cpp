@@ -138,28 +138,9 @@ std::vector<std::string> judge(const lesson& l, const std::string& kind, const r
     return problems;
 }
 
-void print_findings(const report& rep, const fs::path& report_path, const fs::path& source_dir) {
+void print_findings(const report& rep) {
     if (!rep.present) {
         std::printf("debug mode wrote no report (the program ended before aio::run returned)\n");
-        return;
-    }
-    int total = 0;
-    for (const auto& f : rep.findings) {
-        total += f.count;
-    }
-    std::printf("debug mode found %d finding%s", total, total == 1 ? "" : "s");
-    std::printf(" (report: %s)%s\n", report_path.string().c_str(), total == 0 ? "" : ":");
-    std::string root = source_dir.string() + "/";
-    for (const auto& f : rep.findings) {
-        std::string title = f.title;
-        for (std::size_t p; (p = title.find(root)) != std::string::npos;) {
-            title.erase(p, root.size());  // paths relative to the repository
-        }
-        std::printf("  [%s] %s%s\n", f.id.c_str(), title.c_str(),
-                    f.count > 1 ? (" (x" + std::to_string(f.count) + ")").c_str() : "");
-        if (!f.fix.empty()) {
-            std::printf("      fix: %s\n", f.fix.c_str());
-        }
     }
 }
 

@@ -141,7 +141,8 @@ run_result run_program(const run_request& r);
 
 /// Builds CMake targets of the runner's build tree with `cmake --build`. Throws user_error when
 /// CMake or the compiler is missing, or (with the compiler output) when the build fails.
-/// Returns the build output when it built something that warned ("" otherwise).
+/// Returns the compiler's output (without Ninja's progress lines) when it built something that
+/// warned ("" otherwise).
 std::string build_targets(const std::vector<std::string>& targets);
 
 /// Points the build tree's workspace stub of `l` at `copy` (rewritten only if it changed, so
@@ -179,9 +180,10 @@ report read_report(const fs::path& path);
 std::vector<std::string> judge(const lesson& l, const std::string& kind, const run_result& r,
                                const report& rep, bool with_debug);
 
-/// Prints the findings readably: one line per finding and its fix, paths relative to the
-/// repository.
-void print_findings(const report& rep, const fs::path& report_path, const fs::path& source_dir);
+/// After a run under debug mode: says so when the program wrote no report. Nothing otherwise:
+/// debug mode's summary, on the program's stderr just above, already lists each finding once
+/// with its line and fix, and names the report.
+void print_findings(const report& rep);
 
 /// Options shared by the commands.
 struct options {

@@ -21,6 +21,7 @@
 #include <csignal>
 #include <cstdio>
 #include <cstring>
+#include <utility>
 
 #include <execinfo.h>
 #include <pthread.h>
@@ -29,7 +30,8 @@
 namespace aio::debug {
 
 stall_watchdog::stall_watchdog(duration stall, duration slow, duration block, bool color,
-                               step_probe& probe, const std::atomic<bool>& in_wrapper)
+                               std::string path_prefix, step_probe& probe,
+                               const std::atomic<bool>& in_wrapper)
     : threshold_(stall)
     , slow_(slow)
     , block_(block)
@@ -38,6 +40,7 @@ stall_watchdog::stall_watchdog(duration stall, duration slow, duration block, bo
                                  std::chrono::milliseconds(1), std::chrono::milliseconds(25)))
     , in_wrapper_(in_wrapper)
     , color_(color)
+    , path_prefix_(std::move(path_prefix))
     , loop_thread_(::pthread_self())
     , loop_tid_(static_cast<pid_t>(::gettid()))
     , probe_(probe) {
@@ -272,7 +275,7 @@ void stall_watchdog::capture(std::unique_lock<std::mutex>& lock, stall& s) {
 void stall_watchdog::live_line(const stall& s, duration blocked, bool first) {
     std::string text;
     if (first) {
-        std::string place = where(symbolize(s.stack, 1));
+        std::string place = relative_paths(where(symbolize(s.stack, 1)), path_prefix_);
         text = std::string(color_ ? "\x1b[1m" : "") + "aio debug: " + (color_ ? "\x1b[31m" : "") +
                "[stall]" + (color_ ? "\x1b[0m\x1b[1m" : "") + " loop blocked " +
                format_duration(blocked) + " so far in task '" + s.task_name + "' at " + place +

@@ -33,9 +33,10 @@ public:
     /// `probe`: the loop's step generations (read) and attention flag (set when there is news).
     /// `block`: a step during which the loop thread sleeps in one system call this long is a
     /// kernel block, unless `in_wrapper` (set by the blocking-call wrappers while a call they
-    /// count runs) says a wrapper reports that call itself.
-    stall_watchdog(duration stall, duration slow, duration block, bool color, step_probe& probe,
-                   const std::atomic<bool>& in_wrapper);
+    /// count runs) says a wrapper reports that call itself. `path_prefix`: the live line
+    /// shows paths under it relative to it (see relative_paths; "" shows them in full).
+    stall_watchdog(duration stall, duration slow, duration block, bool color,
+                   std::string path_prefix, step_probe& probe, const std::atomic<bool>& in_wrapper);
     ~stall_watchdog();
     stall_watchdog(const stall_watchdog&) = delete;
     stall_watchdog& operator=(const stall_watchdog&) = delete;
@@ -101,6 +102,7 @@ private:
     std::optional<open_block> open_;    // guarded by mutex_
     std::vector<kernel_block> blocks_;  // guarded by mutex_: ended, for collect()
     const bool color_;
+    const std::string path_prefix_;
     pthread_t loop_thread_;
     pid_t loop_tid_;
     mutable std::mutex mutex_;

@@ -33,6 +33,9 @@ struct config {
     std::set<std::string, std::less<>> skip;  ///< never run these
     color_mode color = color_mode::automatic;
     std::size_t stack_depth = 12;  ///< frames shown per stack
+    /// stderr: every finding in full as it happens (task, details, stacks with snippets, why,
+    /// fix, lesson) instead of one line, and no detail list after the summary line.
+    bool verbose = false;
 
     /// True if detector `id` is on under these settings.
     [[nodiscard]] bool wants(std::string_view id) const;
@@ -48,7 +51,8 @@ struct parse_result {
 /// `slow=<dur>`, `stall=<dur>`, `block=<dur>`, `report=<path>`, `trace=<path>`, `html=<path>`
 /// (%p is the pid in the paths), `trace_size=<bytes>` (K, M or G suffix), `strict`,
 /// `only=<ids>`, `skip=<ids>` (ids joined with '+'), `color=auto|always|never`, `stacks=<1..64>`,
-/// and `1`. Durations take `us`, `ms` or `s`. Never throws.
+/// `verbose` (or `verbose=1`; `verbose=0` undoes it) and `1`. Durations take `us`, `ms` or `s`.
+/// Never throws.
 parse_result parse_config(std::string_view text);
 
 /// Parses a duration such as "50ms", "1.5s", "200us"; false if it is not one.
