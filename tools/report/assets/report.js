@@ -37,6 +37,7 @@
   function sig(x) { return String(Number(x.toPrecision(3))); }
   function fmtMs(ms) {
     var a = Math.abs(ms);
+    if (a === 0) return "0";
     if (a >= 1000) return sig(ms / 1000) + " s";
     if (a >= 1) return sig(ms) + " ms";
     if (a >= 0.001) return sig(ms * 1000) + " \u00b5s";
@@ -592,7 +593,7 @@
       var x = Math.round(X + (t - v.t0) * this.scale) + 0.5;
       ctx.moveTo(x, this.AXIS_H - 5);
       ctx.lineTo(x, this.height);
-      ctx.fillText(t === 0 ? "0" : fmtUs(t), x + 3, this.AXIS_H / 2);
+      ctx.fillText(fmtUs(t), x + 3, this.AXIS_H / 2);
     }
     ctx.stroke();
     ctx.beginPath();
@@ -677,29 +678,18 @@
     return f.severity === "error" ? this.colors.error : this.colors.warning;
   };
 
-  // Findings: bars for those with a duration (stalls also shade the loop rows), triangles
-  // for the instants, at most one per pixel column and color.
+  // Findings: triangles for the instants, at most one per pixel column and color; then bars
+  // for those with a duration, on top (stalls and other errors also shade the loop rows).
   Timeline.prototype.drawFindings = function (ctx) {
     var v = this.view, sc = this.scale, X = this.LABEL_W, fr = this.rows[0], self = this;
     var loopRows = this.rows.filter(function (r) { return r.track && r.track.kind === "loop"; });
-    var lastX = -1, lastColor = "";
+    var lastX = -1, lastColor = "", bars = [];
     this.findings.forEach(function (f) {
       var end = f.dur > 0 ? f.ts + f.dur : f.ts;
       if (end < v.t0 || f.ts > v.t1) return;
+      if (f.dur > 0) { bars.push(f); return; }
       var color = self.findingColor(f);
-      var x0 = (f.ts - v.t0) * sc;
-      if (f.dur > 0) {
-        var x1 = (end - v.t0) * sc, w = Math.max(2, x1 - x0);
-        ctx.fillStyle = color;
-        ctx.fillRect(X + x0, fr.y + 4, w, fr.h - 8);
-        if (f.id === "stall" || f.severity === "error") {
-          ctx.globalAlpha = 0.22;
-          loopRows.forEach(function (r) { ctx.fillRect(X + x0, r.y, w, r.h); });
-          ctx.globalAlpha = 1;
-        }
-        return;
-      }
-      var px = Math.round(X + x0);
+      var px = Math.round(X + (f.ts - v.t0) * sc);
       if (px === lastX && color === lastColor) return;
       lastX = px;
       lastColor = color;
@@ -710,6 +700,16 @@
       ctx.lineTo(px, fr.y + fr.h - 3);
       ctx.closePath();
       ctx.fill();
+    });
+    bars.forEach(function (f) {
+      var x0 = (f.ts - v.t0) * sc, w = Math.max(3, f.dur * sc);
+      ctx.fillStyle = self.findingColor(f);
+      ctx.fillRect(X + x0, fr.y + 3, w, fr.h - 6);
+      if (f.id === "stall" || f.severity === "error") {
+        ctx.globalAlpha = 0.3;
+        loopRows.forEach(function (r) { ctx.fillRect(X + x0, r.y, w, r.h); });
+        ctx.globalAlpha = 1;
+      }
     });
   };
 
@@ -843,7 +843,11 @@
   app.append(el("footer", null, "aio-debug-report version " + report.version + " \u00b7 written by aio-report" +
     (DATA.trace ? " \u00b7 trace of pid " + DATA.trace.pid + " started " + DATA.trace.started : "") +
     " \u00b7 see docs/report-format.md"));
-  // How long the page took to be drawn, from the start of navigation: read by the tests.
-  document.documentElement.setAttribute("data-render-ms", performance.now().toFixed(1));
+  // How long the page took to be drawn, from the start of navigation (reading the file and
+  // the data included): read by the tests (tests/report/browser.sh), from the attribute or
+  // from the console line.
+  var renderMs = performance.now().toFixed(1);
+  document.documentElement.setAttribute("data-render-ms", renderMs);
   document.documentElement.setAttribute("data-ready", "1");
+  console.info("aio-report: page drawn in " + renderMs + " ms");
 })();
