@@ -30,6 +30,7 @@ struct raw_event {
     std::int64_t task = -1;
     std::int64_t fired = -1;
     std::string finding_id, severity, where, thread_name;
+    std::string then;  ///< a step's args.then: what the task did next ("done", a wait)
 
     void clear() { *this = raw_event{}; }
 };
@@ -98,6 +99,10 @@ public:
                 t.info.busy += s.dur;
                 ++t.info.steps;
                 see(t, s.start, s.start + s.dur);
+                if (!e.then.empty() && s.start >= t.last_step_start) {
+                    t.last_step_start = s.start;
+                    t.then = e.then;
+                }
             }
         } else if (e.cat == "wait") {
             s.kind = trace_span::io_wait;
@@ -142,6 +147,9 @@ public:
         model_.dropped_events = m.dropped;
         model_.end = end_;
 
+        // Tracks with nothing to draw (a named thread whose events this reader does not draw,
+        // such as the detectors' finding tracks) are left out.
+        std::erase_if(tracks_, [](const trace_track& t) { return t.spans.empty(); });
         for (auto& t : tracks_) {
             std::stable_sort(
                 t.spans.begin(), t.spans.end(),
@@ -204,6 +212,12 @@ public:
             if (t.info.steps == 0) {
                 t.info.busy = t.run_time;
             }
+            // What the task did after its last step says more than its track's last span.
+            if (t.then == "done" || t.then == "ready to run") {
+                t.info.last_state = t.then;
+            } else if (!t.then.empty()) {
+                t.info.last_state = "waiting: " + t.then;
+            }
             model_.tasks.push_back(std::move(t.info));
         }
         return std::move(model_);
@@ -214,6 +228,8 @@ private:
         trace_task info;
         std::string name_from_step, name_from_track;
         double run_time = 0;
+        double last_step_start = -1;
+        std::string then;  ///< args.then of its last step
     };
 
     static void see(task_state& t, double from, double to) {
@@ -459,6 +475,8 @@ private:
                 event_.where = *v.text;
             } else if (k == "name" && v.is_string) {
                 event_.thread_name = *v.text;
+            } else if (k == "then" && v.is_string) {
+                event_.then = *v.text;
             }
             break;
         case at::other_data:
@@ -600,6 +618,7 @@ trace_model trace_from_json(const nlohmann::json& trace, const std::string& name
             e.severity = str(*a, "severity");
             e.where = str(*a, "where");
             e.thread_name = str(*a, "name");
+            e.then = str(*a, "then");
         }
         b.add(e);
     }

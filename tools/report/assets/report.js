@@ -593,7 +593,8 @@
       var x = Math.round(X + (t - v.t0) * this.scale) + 0.5;
       ctx.moveTo(x, this.AXIS_H - 5);
       ctx.lineTo(x, this.height);
-      ctx.fillText(fmtUs(t), x + 3, this.AXIS_H / 2);
+      var label = fmtUs(t);
+      if (x + 3 + ctx.measureText(label).width < this.cssW) ctx.fillText(label, x + 3, this.AXIS_H / 2);
     }
     ctx.stroke();
     ctx.beginPath();
@@ -665,7 +666,7 @@
     });
     for (c = 0; c <= W; c++) {
       if (cols.busy[c] > 0) {
-        ctx.globalAlpha = Math.min(1, 0.2 + cols.busy[c] * 3);
+        ctx.globalAlpha = Math.min(1, 0.45 + cols.busy[c] * 2);
         ctx.fillStyle = this.spanColor(tr, cols.busyI[c]);
         ctx.fillRect(X + c, y, 1, h);
       }
@@ -679,7 +680,7 @@
   };
 
   // Findings: triangles for the instants, at most one per pixel column and color; then bars
-  // for those with a duration, on top (stalls and other errors also shade the loop rows).
+  // for those with a duration, on top (stalls and other errors also frame the loop rows).
   Timeline.prototype.drawFindings = function (ctx) {
     var v = this.view, sc = this.scale, X = this.LABEL_W, fr = this.rows[0], self = this;
     var loopRows = this.rows.filter(function (r) { return r.track && r.track.kind === "loop"; });
@@ -706,9 +707,10 @@
       ctx.fillStyle = self.findingColor(f);
       ctx.fillRect(X + x0, fr.y + 3, w, fr.h - 6);
       if (f.id === "stall" || f.severity === "error") {
-        ctx.globalAlpha = 0.3;
-        loopRows.forEach(function (r) { ctx.fillRect(X + x0, r.y, w, r.h); });
-        ctx.globalAlpha = 1;
+        // Framed on the loop rows, not painted over: the step inside keeps its task's color.
+        ctx.strokeStyle = ctx.fillStyle;
+        ctx.lineWidth = 2;
+        loopRows.forEach(function (r) { ctx.strokeRect(X + x0 + 1, r.y + 1, w - 2, r.h - 2); });
       }
     });
   };
