@@ -10,8 +10,9 @@
 #
 #   findings-timeline-no-errors   a report of lesson 05's broken program (the fixture's when
 #                                 it is not built) with a trace: the DOM shows every detector
-#                                 section, the groups and the timeline canvas, no error; the
-#                                 screenshot goes to BUILD_DIR/report.png
+#                                 section, the groups and the timeline canvas, no error, and its
+#                                 controls work (#aio-selftest); the screenshot goes to
+#                                 BUILD_DIR/report.png
 #   escapes-task-names            names, functions and source lines holding markup show as
 #                                 text: no element comes out of them
 #   big-report-renders-in-2s      10,000 findings and a trace of 1,000,000 events: drawn in
@@ -85,6 +86,10 @@ findings-timeline-no-errors)
     expect_in "$page" 'open=""'
     expect_in "$page" '<pre class="snip">'
     expect_in "$page" '<table class="tasks">'
+    # The controls, worked by the page itself (report.js: selfTest).
+    browse dump "report.html#aio-selftest"
+    grep -o 'data-selftest="ok, [1-9][0-9]* hover hits"' dom.html || fail "the self-test did not finish"
+    no_errors
     browse shot report.html --screenshot="$build/report.png"
     [ -s "$build/report.png" ] || fail "no screenshot"
     no_errors

@@ -845,6 +845,59 @@
   app.append(el("footer", null, "aio-debug-report version " + report.version + " \u00b7 written by aio-report" +
     (DATA.trace ? " \u00b7 trace of pid " + DATA.trace.pid + " started " + DATA.trace.started : "") +
     " \u00b7 see docs/report-format.md"));
+  // With #aio-selftest in the address, the page works its controls once (zoom, pan, hover,
+  // a click on a finding, the filters, "show more", sorting) and writes data-selftest: a
+  // test in a headless browser (tests/report/browser.sh) cannot move a mouse. An exception
+  // here lands in data-error like any other.
+  function selfTest() {
+    var hovers = 0;
+    if (timeline) {
+      var c = timeline.canvas, b = c.getBoundingClientRect();
+      var fire = function (type, x, y, extra) {
+        var init = { clientX: b.left + x, clientY: b.top + y, bubbles: true, cancelable: true };
+        for (var k in extra || {}) init[k] = extra[k];
+        c.dispatchEvent(type === "wheel" ? new WheelEvent(type, init) : new MouseEvent(type, init));
+      };
+      var midY = timeline.rows[1] ? timeline.rows[1].y + 5 : 30;
+      fire("wheel", timeline.LABEL_W + 200, midY, { deltaY: -400 });
+      fire("wheel", 20, midY, { deltaY: 100 });
+      fire("mousedown", timeline.LABEL_W + 300, midY);
+      fire("mousemove", timeline.LABEL_W + 250, midY);
+      fire("mouseup", timeline.LABEL_W + 250, midY);
+      timeline.zoom(0.5, null);
+      timeline.draw();
+      timeline.rows.forEach(function (r) {
+        for (var x = timeline.LABEL_W; x < timeline.cssW; x += 9) {
+          if (timeline.hit(x, r.y + r.h / 2)) hovers++;
+        }
+      });
+      fire("mousemove", timeline.LABEL_W + 100, midY);
+      if (timeline.findings.length) {
+        // A click on the first finding's marker opens its place in the list.
+        timeline.setView(0, timeline.end);
+        timeline.draw();
+        var f0 = timeline.findings[0];
+        var fx = timeline.LABEL_W + (f0.ts - timeline.view.t0) * timeline.scale;
+        fire("mousedown", fx, timeline.rows[0].y + 8);
+        fire("mouseup", fx, timeline.rows[0].y + 8);
+      }
+      timeline.scrollRows(1);
+      timeline.draw();
+    }
+    filter.text = "a";
+    renderFindings();
+    filter.errorsOnly = true;
+    renderFindings();
+    filter.text = "";
+    filter.errorsOnly = false;
+    renderFindings();
+    Array.prototype.forEach.call(document.querySelectorAll("button.more"), function (m) { m.click(); });
+    if (groups.length) revealGroup(groups.length - 1);
+    Array.prototype.forEach.call(document.querySelectorAll("table.tasks th"), function (th) { th.click(); th.click(); });
+    document.documentElement.setAttribute("data-selftest", "ok, " + hovers + " hover hits");
+  }
+  if (location.hash === "#aio-selftest") selfTest();
+
   // How long the page took to be drawn, from the start of navigation (reading the file and
   // the data included): read by the tests (tests/report/browser.sh), from the attribute or
   // from the console line.
