@@ -64,9 +64,9 @@ struct trace_span {
     /// What the span is: a task step or an I/O wait or timers on the loop track, a run or a
     /// wait on a task's track, a to_thread call on an executor thread.
     enum kind_t : std::uint8_t { step, io_wait, timers, run, waiting, executor, other };
-    double start = 0;
-    double dur = 0;
-    kind_t kind = other;
+    double start = 0;     ///< when it began (the event's ts)
+    double dur = 0;       ///< how long it lasted (0 when the event had none)
+    kind_t kind = other;  ///< from the event's category
     /// step, executor: the task id (-1 when unknown); waiting: an index into
     /// trace_model::names (what it waited on); timers: how many fired; else -1.
     std::int64_t arg = -1;
@@ -74,9 +74,11 @@ struct trace_span {
 
 /// One row of the timeline: a thread of the process or a task.
 struct trace_track {
+    /// The loop thread, a task (tid 1000000000 + task id), an executor thread, or another
+    /// thread (one whose name this reader does not know).
     enum kind_t : std::uint8_t { loop, task, executor, other };
-    std::int64_t tid = 0;
-    kind_t kind = other;
+    std::int64_t tid = 0;           ///< the events' tid
+    kind_t kind = other;            ///< from its thread_name, else from what its events are
     std::string name;               ///< from the thread_name metadata event, or made up
     std::int64_t task_id = -1;      ///< for a task's track
     std::vector<trace_span> spans;  ///< sorted by start
@@ -85,31 +87,34 @@ struct trace_track {
 /// A finding as the trace shows it: when it happened (and for how long, for stall,
 /// slow-callback and blocking-call).
 struct trace_finding {
-    double ts = 0;
-    double dur = -1;  ///< -1 for an instant
-    std::string id;
-    std::string severity;
-    std::string title;  ///< the event's name
-    std::string where;  ///< "file:line (function)", "" when absent
+    double ts = 0;         ///< when it began (an instant: when it was seen)
+    double dur = -1;       ///< -1 for an instant
+    std::string id;        ///< args.id, the detector id
+    std::string severity;  ///< args.severity, "error" or "warning"
+    std::string title;     ///< the event's name
+    std::string where;     ///< "file:line (function)", "" when absent
 };
 
 /// What the trace says about one task.
 struct trace_task {
-    std::int64_t id = 0;
-    std::string name;
+    std::int64_t id = 0;     ///< the task id
+    std::string name;        ///< from its steps, else its track's name, else "task-<id>"
     double first_seen = -1;  ///< spawn, first step or first event on its track
-    double last_seen = -1;
-    double busy = 0;  ///< the sum of its steps' durations (or of its runs, without steps)
-    std::int64_t steps = 0;
-    std::string last_state;  ///< "running" or "waiting: <what>" from its track; "" if none
+    double last_seen = -1;   ///< the end of its last step or span
+    double busy = 0;         ///< the sum of its steps' durations (or of its runs, without steps)
+    std::int64_t steps = 0;  ///< its steps on the loop track
+    /// After its last step: "done", "ready to run" or "waiting: <what>" (the step's
+    /// args.then), else from its track's last span: "running" or "waiting: <what>"; "" when
+    /// the trace shows neither.
+    std::string last_state;
 };
 
 /// A trace file (`aio-trace`), reduced to what the HTML report draws. Unknown categories
 /// and fields are ignored.
 struct trace_model {
-    std::string program;
-    long long pid = 0;
-    std::string started;
+    std::string program;                  ///< otherData.program
+    long long pid = 0;                    ///< otherData.pid
+    std::string started;                  ///< otherData.started, ISO 8601 UTC
     long long events = 0;                 ///< otherData.events (the number written), or counted
     long long dropped_events = 0;         ///< otherData.dropped_events
     double end = 0;                       ///< the largest ts + dur, in microseconds
@@ -134,8 +139,8 @@ trace_model trace_from_json(const nlohmann::json& trace, const std::string& name
 /// Findings that share a detector id and a user line: the first culprit frame's file and
 /// line, else the first creation frame's (both unknown: one group per id and title).
 struct finding_group {
-    std::string id;
-    std::string severity;
+    std::string id;                     ///< the detector id
+    std::string severity;               ///< of its first finding
     std::string file;                   ///< the user line's file, "" when unknown
     std::int64_t line = 0;              ///< 0 when unknown
     std::string function;               ///< of the first finding's user frame
@@ -169,11 +174,11 @@ std::string format_show(const nlohmann::json& report, const finding_filter& filt
 
 /// One entry of a diff: the findings of one report that share a key.
 struct diff_entry {
-    std::string id;
-    std::string severity;
-    std::string file;  ///< the basename of the user line's file
-    std::int64_t line = 0;
-    std::string function;
+    std::string id;              ///< the detector id
+    std::string severity;        ///< of the first finding
+    std::string file;            ///< the basename of the user line's file
+    std::int64_t line = 0;       ///< the user line, 0 when unknown
+    std::string function;        ///< the user frame's function ("" for a finding with no stack)
     std::string title;           ///< short_title of the first finding
     std::int64_t count = 0;      ///< in the new report (the old one for fixed entries)
     std::int64_t old_count = 0;  ///< unchanged entries: the count in the old report
