@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# Tests of the aio-report command: cli.sh CASE AIO_REPORT FIXTURE. Each case works in a fresh
-# temporary folder, with reports written by FIXTURE (tests/report/fixture.cpp), and fails
-# (non-zero, with the reason) when the output or the exit status is not what the command
-# promises (docs/reference/aio-report.md).
+# Tests of the aio-report command: cli.sh CASE AIO_REPORT FIXTURE [BUILD_DIR, unused]. Each
+# case works in a fresh temporary folder, with reports written by FIXTURE
+# (tests/report/fixture.cpp), and fails (non-zero, with the reason) when the output or the exit
+# status is not what the command promises (docs/reference/aio-report.md).
 set -uo pipefail
 case_name=$1
 report=$2

@@ -231,7 +231,7 @@ TEST_CASE("a file that is not a trace is refused as a trace", "[input][trace]") 
           "truncated or not JSON: unexpected end of input at byte " + std::to_string(cut.size()));
 }
 
-TEST_CASE("a trace is read into tracks, tasks and findings; unknown categories are ignored",
+TEST_CASE("a trace is read into tracks, tasks and findings, ignoring unknown categories",
           "[trace]") {
     auto check = [](const rep::trace_model& t) {
         CHECK(t.program == "/bin/prog");
