@@ -95,7 +95,7 @@ const char* const small_trace = R"json({"traceEvents":[
  {"ph":"X","cat":"wait","name":"io wait","ts":0,"dur":10,"pid":7,"tid":70,"args":{"timeout_ms":-1}},
  {"ph":"M","name":"thread_name","pid":7,"tid":999999999,"args":{"name":"stall"}},
  {"ph":"X","cat":"step","name":"confirm","ts":20,"dur":4.5,"pid":7,"tid":70,"args":{"task":3,"then":"done"}},
- {"ph":"X","cat":"step","name":"confirm","ts":12,"dur":2,"pid":7,"tid":70,"args":{"task":3}},
+ {"ph":"X","cat":"step","name":"confirm","ts":12,"dur":2,"pid":7,"tid":70,"args":{"task":3,"x":[1,{"task":99}]},"sf":{"id":9}},
  {"ph":"X","cat":"run","name":"run","ts":12,"dur":2,"pid":7,"tid":1000000003},
  {"ph":"X","cat":"waiting","name":"sleep","ts":14,"dur":6,"pid":7,"tid":1000000003},
  {"ph":"X","cat":"run","name":"run","ts":20,"dur":4.5,"pid":7,"tid":1000000003},
@@ -106,7 +106,8 @@ const char* const small_trace = R"json({"traceEvents":[
  {"ph":"X","cat":"finding","name":"[stall] loop blocked","ts":20,"dur":4.5,"pid":7,"tid":999999999,
   "args":{"id":"stall","severity":"error","where":"a.cpp:9 (g)"}}
 ],"displayTimeUnit":"ms","otherData":{"schema":"aio-trace","version":1,"program":"/bin/prog",
- "pid":7,"started":"2026-12-03T12:00:00Z","events":13,"dropped_events":2,"trace_size":4194304}})json";
+ "pid":7,"started":"2026-12-03T12:00:00Z","events":13,"dropped_events":2,"trace_size":4194304,"more":{"schema":"x","version":9}},
+ "metadata":{"traceEvents":[{"ph":"X","cat":"step","ts":0,"dur":1e9,"tid":70}]}})json";
 
 }  // namespace
 
