@@ -112,6 +112,12 @@ html-writes-a-page)
     run html r8.json --trace t.json -o page.html
     [ $status -eq 0 ] || fail "html: exit status $status: $err"
     expect_in "$out" "wrote page.html"
+    # The fixture's report and trace share their pid; another pid is another run.
+    [ -z "$err" ] || fail "html warned: $err"
+    sed 's/"pid":4242,"started"/"pid":4243,"started"/' t.json >other.json
+    run html r8.json --trace other.json -o other.html
+    [ $status -eq 0 ] || fail "html with another run's trace: exit status $status"
+    expect_in "$err" "aio-report: warning: other.json is the trace of process 4243, r8.json the report of process 4242: not the same run"
     head -c 15 page.html | grep -q '<!DOCTYPE html>' || fail "page.html is not an HTML page"
     grep -q '"trace":{"program"' page.html || fail "page.html has no trace data"
     run html r8.json

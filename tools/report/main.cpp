@@ -115,6 +115,13 @@ int main(int argc, char** argv) {
                 page = rep::render_html(report, static_cast<const nlohmann::json*>(nullptr));
             } else {
                 auto trace = rep::load_trace(trace_path);
+                auto pid = report["run"]["pid"].get<long long>();
+                if (trace.pid != 0 && trace.pid != pid) {
+                    std::fprintf(stderr,
+                                 "aio-report: warning: %s is the trace of process %lld, %s the "
+                                 "report of process %lld: not the same run\n",
+                                 trace_path.c_str(), trace.pid, report_path.c_str(), pid);
+                }
                 page = rep::render_html(report, trace);
             }
             if (out_path.empty()) {

@@ -456,6 +456,10 @@
     var info = plural(trace.events, "event") + (trace.dropped ? ", " + num(trace.dropped) + " dropped (the trace buffer was full)" : "") +
       "; wheel: zoom, drag: pan, click a finding: open it";
     panel.append(el("div", "meta", info));
+    if (trace.pid && run.pid && trace.pid !== run.pid) {
+      panel.append(el("div", "meta mismatch", "This trace is of process " + trace.pid + " (started " + trace.started +
+        "), the report of process " + run.pid + " (started " + run.started + "): they are not of the same run."));
+    }
     this.panel = panel;
     this.fillLegend = function () {
       self.legend.textContent = "";
