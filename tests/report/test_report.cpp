@@ -308,6 +308,13 @@ TEST_CASE("findings are grouped by detector and user line, worst first", "[show]
     CHECK(text.find("\x1b[") == std::string::npos);
     CHECK(rep::format_show(r, {}, true).find("\x1b[1;31m[stall]\x1b[0m") != std::string::npos);
 
+    SECTION("without a file, the function tells places apart") {
+        auto r2 = report_of({finding("blocking-call", "error", "", 0, 1, true),
+                             finding("blocking-call", "error", "", 0, 1, true)});
+        r2["findings"][1]["culprit"][0]["function"] = "other";
+        CHECK(rep::group_findings(r2).size() == 2);
+    }
+
     SECTION("filters keep the ids and severities asked for") {
         rep::finding_filter errors;
         errors.errors_only = true;

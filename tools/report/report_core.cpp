@@ -344,7 +344,7 @@ bool worse(const T& a, const T& b) {
 std::vector<finding_group> group_findings(const nlohmann::json& report,
                                           const finding_filter& filter) {
     std::vector<finding_group> groups;
-    // (id, file, line, or the title when the place is unknown) -> index in groups
+    // (id, file, line, function or title when the file is unknown) -> index in groups
     std::map<std::tuple<std::string, std::string, std::int64_t, std::string>, std::size_t> index;
     const auto& findings = report.at("findings");
     for (std::size_t i = 0; i < findings.size(); ++i) {
@@ -354,8 +354,11 @@ std::vector<finding_group> group_findings(const nlohmann::json& report,
         }
         auto u = detail::user_line_of(f);
         std::string id = f.value("id", "");
-        std::string untitled = u.frame == nullptr ? f.value("title", "") : "";
-        auto key = std::make_tuple(id, u.file, u.line, untitled);
+        // Without a file the function tells places apart, and without a frame the title.
+        std::string apart = u.frame == nullptr ? f.value("title", "")
+                            : u.file.empty()   ? u.function
+                                               : std::string();
+        auto key = std::make_tuple(id, u.file, u.line, apart);
         auto [it, fresh] = index.try_emplace(key, groups.size());
         if (fresh) {
             finding_group g;

@@ -137,7 +137,8 @@ trace_model parse_trace(std::string_view text, const std::string& name);
 trace_model trace_from_json(const nlohmann::json& trace, const std::string& name);
 
 /// Findings that share a detector id and a user line: the first culprit frame's file and
-/// line, else the first creation frame's (both unknown: one group per id and title).
+/// line, else the first creation frame's (a frame without a file: its function; no frame
+/// at all: the title).
 struct finding_group {
     std::string id;                     ///< the detector id
     std::string severity;               ///< of its first finding
