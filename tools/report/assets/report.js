@@ -165,7 +165,7 @@
         var names = inside.slice().reverse().map(function (x) { return x.function || base(x.file) || "?"; });
         box.append(el("div", "inside", "inside: " + names.join(" \u2192 ")));
       }
-      if (f.snippet && f.snippet.lines && i < 2) box.append(snippet(f));
+      if (f.snippet && f.snippet.lines) box.append(snippet(f));
     });
     return box;
   }
