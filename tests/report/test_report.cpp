@@ -372,7 +372,7 @@ TEST_CASE("the HTML page escapes names, messages and source lines from the repor
 
 TEST_CASE("the HTML page fetches nothing: no link, no source, no URL", "[html]") {
     auto r = report_of({finding("stall", "error", "/src/a.cpp", 20, 1, true)});
-    auto page = rep::render_html(r, static_cast<const json*>(nullptr));
+    auto page = rep::render_html(r, nullptr);
     CHECK(page.rfind("<!DOCTYPE html>", 0) == 0);
     CHECK(page.find("default-src 'none'") != std::string::npos);
     for (const char* needle : {"<link", " src=", "http:", "https:", "@import", "url(", "{{AIO_"}) {

@@ -112,7 +112,7 @@ int main(int argc, char** argv) {
             auto report = rep::load_report(report_path);
             std::string page;
             if (trace_path.empty()) {
-                page = rep::render_html(report, static_cast<const nlohmann::json*>(nullptr));
+                page = rep::render_html(report, nullptr);
             } else {
                 auto trace = rep::load_trace(trace_path);
                 auto pid = report["run"]["pid"].get<long long>();
