@@ -1,6 +1,7 @@
 #include "session.hpp"
 
 #include "detectors/detectors.hpp"
+#include "report_core.hpp"
 
 #include <aio/detail/task_base.hpp>
 #include <aio/errors.hpp>
@@ -15,6 +16,7 @@
 #include <thread>
 #include <unordered_set>
 
+#include <nlohmann/json.hpp>
 #include <unistd.h>
 
 namespace aio::debug {
@@ -891,8 +893,21 @@ bool session::write_report(std::optional<loop::statistics> st, double duration_m
                            stderr);
             }
         }
-        // HTML-MERGE: if (!cfg_.html_path.empty()) { save(cfg_.html_path, html_report(report_text,
-        // trace_text), "HTML report"); }
+        if (!cfg_.html_path.empty()) {
+            try {
+                const nlohmann::json report = nlohmann::json::parse(report_text);
+                std::string page =
+                    trace_text.empty()
+                        ? aio::report::render_html(report, nullptr)
+                        : aio::report::render_html(report,
+                                                   aio::report::parse_trace(trace_text, "<trace>"));
+                html_written_ = save(cfg_.html_path, page, "HTML report");
+            } catch (const std::exception& e) {
+                std::string msg = "aio debug: cannot write the HTML report to " + cfg_.html_path +
+                                  ": " + e.what() + "\n";
+                std::fputs(msg.c_str(), stderr);
+            }
+        }
         return report_written;
     } catch (...) {
         return false;
@@ -905,9 +920,16 @@ void session::print_where_in_full(bool report_written) noexcept {
     }
     try {
         std::string text = "aio debug: each finding in full (stacks, details, why it hurts): ";
-        text += report_written ? relative_paths(cfg_.report_path, path_prefix_)
+        std::string where;
+        if (report_written) {
+            where = relative_paths(cfg_.report_path, path_prefix_);
+        }
+        if (html_written_) {
+            where += (where.empty() ? "" : " and ") + relative_paths(cfg_.html_path, path_prefix_);
+        }
+        text += !where.empty() ? where
                                : std::string("add verbose to ASYNC_DEBUG, or report=PATH for a "
-                                             "JSON report");
+                                             "JSON report, html=PATH for an HTML page");
         text += "\n";
         std::fputs(text.c_str(), stderr);
     } catch (...) {

@@ -117,11 +117,14 @@ private:
     /// The header line's text after "aio debug: " or the summary's indent: [id], ×count,
     /// title, colored as the terminal wants.
     [[nodiscard]] std::string header(const finding& f, bool with_count) const;
-    /// Returns false when the report could not be written (and says so on stderr).
+    /// Writes the files asked for: the JSON report (report=), the trace (trace=) and the HTML
+    /// report (html=). Returns true when the JSON report was written; a file that cannot be
+    /// written is named on stderr.
     bool write_report(std::optional<loop::statistics> st, double duration_ms,
                       const char* ended) noexcept;
     /// After the summary (without `verbose`, when there were findings): where the full form is.
     void print_where_in_full(bool report_written) noexcept;
+    bool html_written_ = false;  // html= was written at loop close
 
     config cfg_;
     loop* loop_;

@@ -282,7 +282,9 @@ TEST_CASE("trace: findings are instants on the loop track, a stall a slice of it
         [] {
             aio::sleep(1ms);
             busy(40ms);
-            aio::create_task([] {});  // never awaited
+            {
+                auto dropped = aio::create_task([] {});  // never awaited
+            }
             aio::sleep(1ms);
         },
         "stall=20ms,skip=slow-callback");
