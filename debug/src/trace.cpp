@@ -5,9 +5,14 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <map>
+#include <string_view>
 
 #include <unistd.h>
+#if defined(__x86_64__)
+#include <x86intrin.h>
+#endif
 
 namespace aio::debug {
 
@@ -89,6 +94,58 @@ trace_recorder::trace_recorder(std::size_t capacity_bytes)
     , loop_tid_(static_cast<long>(::gettid()))
     , pid_(static_cast<long>(::getpid())) {
     ring_.resize(std::max<std::size_t>(capacity_bytes / sizeof(event), 1000));
+    min_poll_ticks_ = min_poll_ns;
+#if defined(__x86_64__)
+    // The time-stamp counter, when it ticks at a constant rate through frequency changes and
+    // idle states. Its nominal rate here only sizes the poll filter; the trace's conversion
+    // measures the real one.
+    double mhz = 0;
+    bool constant = false;
+    bool nonstop = false;
+    if (std::FILE* f = std::fopen("/proc/cpuinfo", "r")) {
+        char line[4096];
+        while (std::fgets(line, sizeof line, f) != nullptr) {
+            std::string_view l(line);
+            if (l.rfind("flags", 0) == 0) {
+                constant = l.find(" constant_tsc") != std::string_view::npos;
+                nonstop = l.find(" nonstop_tsc") != std::string_view::npos;
+                break;
+            }
+            if (l.rfind("cpu MHz", 0) == 0 && mhz == 0) {
+                if (auto colon = l.find(':'); colon != std::string_view::npos) {
+                    mhz = std::strtod(line + colon + 1, nullptr);
+                }
+            }
+        }
+        std::fclose(f);
+    }
+    if (constant && nonstop && mhz > 0) {
+        use_tsc_ = true;
+        origin_ = clock::now();
+        tsc_origin_ = __rdtsc();
+        min_poll_ticks_ = static_cast<std::int64_t>(static_cast<double>(min_poll_ns) * mhz / 1000);
+    }
+#endif
+}
+
+std::int64_t trace_recorder::now_ticks() const noexcept {
+#if defined(__x86_64__)
+    if (use_tsc_) {
+        return static_cast<std::int64_t>(__rdtsc() - tsc_origin_);
+    }
+#endif
+    return now_ns();
+}
+
+double trace_recorder::ns_per_tick() const noexcept {
+#if defined(__x86_64__)
+    if (use_tsc_) {
+        const std::uint64_t ticks = __rdtsc() - tsc_origin_;
+        const auto ns = static_cast<double>(now_ns());
+        return ticks > 0 ? ns / static_cast<double>(ticks) : 1.0;
+    }
+#endif
+    return 1.0;
 }
 
 std::size_t trace_recorder::event_size() noexcept {
@@ -144,14 +201,14 @@ void trace_recorder::task_spawned(const task_ref& t) noexcept {
     }
     event e;
     e.k = kind::spawn;
-    e.ts = now_ns();
+    e.ts = now_ticks();
     e.task = t.id();
     e.name = name_of(t);
     push(e);
 }
 
 void trace_recorder::before_task_step(const task_ref&) noexcept {
-    step_start_ = now_ns();
+    step_start_ = now_ticks();
 }
 
 void trace_recorder::after_task_step(const task_ref& t) noexcept {
@@ -161,7 +218,7 @@ void trace_recorder::after_task_step(const task_ref& t) noexcept {
     event e;
     e.k = kind::step;
     e.ts = step_start_;
-    e.dur = now_ns() - step_start_;
+    e.dur = now_ticks() - step_start_;
     e.task = t.base()->id_;
     e.name = name_of(t);
     const char* on = t.waiting_on();
@@ -174,7 +231,7 @@ void trace_recorder::task_done(const task_ref& t) noexcept {
 }
 
 void trace_recorder::before_io_wait(duration timeout) noexcept {
-    io_start_ = now_ns();
+    io_start_ = now_ticks();
     io_timeout_ms_ = timeout.count() < 0
                          ? -1
                          : std::chrono::duration_cast<std::chrono::milliseconds>(timeout).count();
@@ -184,8 +241,8 @@ void trace_recorder::after_io_wait() noexcept {
     if (stopped_) {
         return;
     }
-    const std::int64_t end = now_ns();
-    if (io_timeout_ms_ == 0 && end - io_start_ < min_poll_ns) {
+    const std::int64_t end = now_ticks();
+    if (io_timeout_ms_ == 0 && end - io_start_ < min_poll_ticks_) {
         return;
     }
     event e;
@@ -255,10 +312,37 @@ std::string trace_recorder::to_json(const std::string& program, const std::strin
     // The ring, oldest first.
     const std::size_t held = std::min<std::uint64_t>(total_, ring_.size());
     const std::size_t first = total_ > ring_.size() ? next_ : 0;
+    // In nanoseconds: the hot events' ticks converted by the rate measured over the run.
+    const double rate = ns_per_tick();
+    std::vector<event> converted;
+    converted.reserve(held);
+    std::int64_t loop_end = 0;
+    for (std::size_t i = 0; i < held; ++i) {
+        event e = ring_[(first + i) % ring_.size()];
+        if (e.k == kind::step || e.k == kind::io_wait || e.k == kind::spawn) {
+            // The end converted on its own, so that one event's end never passes the next
+            // one's start.
+            const auto start = static_cast<std::int64_t>(static_cast<double>(e.ts) * rate);
+            const auto end = static_cast<std::int64_t>(static_cast<double>(e.ts + e.dur) * rate);
+            e.ts = start;
+            e.dur = end - start;
+        }
+        if (e.k == kind::step || e.k == kind::io_wait || e.k == kind::timers) {
+            // The loop track's slices follow each other; the two clocks (ticks, and the steady
+            // clock of timer firings) can disagree by a fraction of a microsecond.
+            if (e.ts < loop_end) {
+                const std::int64_t end = e.ts + e.dur;
+                e.ts = loop_end;
+                e.dur = std::max<std::int64_t>(end - loop_end, 0);
+            }
+            loop_end = e.ts + e.dur;
+        }
+        converted.push_back(e);
+    }
     std::vector<const event*> events;
     events.reserve(held);
-    for (std::size_t i = 0; i < held; ++i) {
-        events.push_back(&ring_[(first + i) % ring_.size()]);
+    for (const event& e : converted) {
+        events.push_back(&e);
     }
     std::vector<finding_event> findings;
     std::uint64_t findings_dropped = 0;

@@ -59,9 +59,9 @@ public:
 private:
     enum class kind : std::uint8_t { step, io_wait, timers, spawn, executor };
     struct event {
-        std::int64_t ts = 0;                // ns since the recorder started
-        std::int64_t dur = 0;               // ns
-        std::uint64_t task = 0;             // step, spawn, executor
+        std::int64_t ts = 0;     // since the recorder started: ticks (step, io_wait, spawn) or ns
+        std::int64_t dur = 0;    // the same unit
+        std::uint64_t task = 0;  // step, spawn, executor
         const char* label = nullptr;        // step: what the task waits on after it
         const std::string* name = nullptr;  // step, spawn: the task's name (interned) or null
         std::int64_t extra = 0;             // io_wait: timeout in ms (-1: none); timers: how many;
@@ -79,10 +79,20 @@ private:
     };
 
     [[nodiscard]] std::int64_t now_ns() const noexcept;
+    /// The hot events' clock (steps, I/O waits, creations): the CPU's time-stamp counter where
+    /// it is invariant (x86_64 with constant_tsc and nonstop_tsc: a third of a clock_gettime),
+    /// else nanoseconds of the steady clock; since the recorder started. Converted to
+    /// nanoseconds when the trace is written, by the rate measured over the whole run.
+    [[nodiscard]] std::int64_t now_ticks() const noexcept;
+    /// ns per tick for the conversion, measured now against the steady clock.
+    [[nodiscard]] double ns_per_tick() const noexcept;
     void push(const event& e) noexcept;
     const std::string* name_of(const task_ref& t) noexcept;
 
     clock::time_point origin_;
+    bool use_tsc_ = false;
+    std::uint64_t tsc_origin_ = 0;
+    std::int64_t min_poll_ticks_ = 0;  // min_poll_ns in ticks (by the CPU's nominal rate)
     long loop_tid_ = 0;
     long pid_ = 0;
     std::vector<event> ring_;
