@@ -117,8 +117,8 @@ TEST_CASE("slow-callback names the line sampled while the step ran, and where it
     REQUIRE_FALSE(f["culprit"].empty());
     bool spin_named = false;
     for (const auto& fr : f["culprit"]) {
-        spin_named = spin_named || fr["function"].get<std::string>().find("spin") !=
-                                       std::string::npos;
+        spin_named =
+            spin_named || fr["function"].get<std::string>().find("spin") != std::string::npos;
     }
     CHECK(spin_named);
     CHECK_THAT(f["message"].get<std::string>(),
