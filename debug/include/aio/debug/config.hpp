@@ -23,9 +23,9 @@ struct config {
     /// condition variable, a read from a pipe or a file, a raw syscall): reported when they
     /// kept the loop this long. Calls that always block (sleep, getaddrinfo) count at any length.
     duration block = std::chrono::milliseconds(1);
-    std::string report_path;                  ///< JSON report at loop close ("" = none)
-    std::string trace_path;  ///< the loop's timeline, Chrome trace-event JSON ("" = none)
-    std::string html_path;   ///< the HTML report at loop close ("" = none)
+    std::string report_path;  ///< JSON report at loop close ("" = none)
+    std::string trace_path;   ///< the loop's timeline, Chrome trace-event JSON ("" = none)
+    std::string html_path;    ///< the HTML report at loop close ("" = none)
     /// Memory for the timeline's flight recorder (trace=, html=): the newest events that fit.
     std::size_t trace_size = std::size_t{4} << 20;
     bool strict = false;                      ///< exit non-zero when there were findings
