@@ -10,6 +10,10 @@ add_test(NAME "lessons: verify --all (every broken shows its findings, every fix
          COMMAND aio_lessons_runner --no-build verify --all)
 set_tests_properties("lessons: verify --all (every broken shows its findings, every fix is clean)"
                      PROPERTIES LABELS "lessons" TIMEOUT 300
+                     # Alone: its programs time their own steps (stall, slow-callback), and beside
+                     # other tests on a 2-core machine under ASan a loop thread was descheduled
+                     # long enough to look stalled (3 lessons in one CI run).
+                     RUN_SERIAL TRUE
                      ENVIRONMENT "AIO_LESSONS_WORKSPACE=${CMAKE_CURRENT_BINARY_DIR}/test-workspace-verify")
 
 # The runner's commands, each in a fresh temporary workspace (test_runner.sh CASE RUNNER).
