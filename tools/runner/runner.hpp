@@ -63,13 +63,17 @@ struct manifest {
     static manifest load(const fs::path& source_dir);
     /// The lesson called `name`: its folder name ("01-yield-points"), its number ("01" or "1"),
     /// its slug ("yield-points", as debug mode's `lesson` field gives it) or a prefix of one of
-    /// these that matches a single lesson. Throws user_error with the closest name otherwise.
+    /// these that matches a single lesson. Throws user_error otherwise: for a number, naming the
+    /// numbers there are; for a name, with the closest name when it is close for its length.
     [[nodiscard]] const lesson& find(const std::string& name) const;
+    /// The lesson numbers for a message: "numbered 01 to 23" (runs of numbers as ranges).
+    [[nodiscard]] std::string numbers() const;
     /// The folder of a lesson: source_dir/lessons/<name>.
     [[nodiscard]] fs::path dir(const lesson& l) const { return source_dir / "lessons" / l.name; }
 };
 
-/// Levenshtein distance (for "did you mean").
+/// Edit distance (for "did you mean"): insertions, deletions, substitutions and swaps of two
+/// adjacent letters count one each (optimal string alignment).
 std::size_t edit_distance(const std::string& a, const std::string& b);
 
 /// The participant's folder: copies of broken.cpp and progress.

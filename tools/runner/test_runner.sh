@@ -54,6 +54,20 @@ reset)
     expect_in "$out" "0 of $total done"
     ! grep -q 'hints = 2' "$ws/.lessons-state.toml" || fail "reset kept the hint level"
     ;;
+unknown-number)
+    last=$(sed -n 's/^name = "\(.*\)"/\1/p' "$src/lessons/lessons.toml" | tail -1)
+    err=$("$runner" hint 99 2>&1 >/dev/null); status=$?
+    [ $status -eq 2 ] || fail "unknown number: exit status $status, expected 2"
+    expect_in "$err" "unknown lesson '99': the lessons are numbered ${first:0:2}"
+    expect_in "$err" "${last:0:2}"
+    [[ $err != *"did you mean"* ]] || fail "99 is no typo of another number:"$'\n'"$err"
+    # A name far from every lesson gets no guess either.
+    err=$("$runner" hint qqqqqqqq 2>&1 >/dev/null)
+    expect_in "$err" "unknown lesson 'qqqqqqqq'"
+    [[ $err != *"did you mean"* ]] || fail "a far-off name got a guess:"$'\n'"$err"
+    # Leading zeros still name a lesson.
+    "$runner" hint "0${first:0:2}" >/dev/null || fail "'0${first:0:2}' does not name $first"
+    ;;
 unknown-name)
     slug=${first#??-}
     typo="${slug:0:1}${slug:2:1}${slug:1:1}${slug:3}"  # two letters swapped
