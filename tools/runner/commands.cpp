@@ -388,13 +388,13 @@ int cmd_watch(const manifest& m, const options& o, const std::string& name) {
 int cmd_reset(const manifest& m, const options& o, const std::string& name) {
     const lesson& l = m.find(name);
     workspace ws(o.workspace);
-    bool had = fs::exists(ws.copy_of(l));
-    ws.reset(m, l);
+    fs::path kept = ws.reset(m, l);
     ws.save();
-    std::printf("%s is lessons/%s/broken.cpp again%s; its progress and hints are cleared.\n",
-                display(ws.copy_of(l)).c_str(), l.name.c_str(),
-                had ? (" (your version is kept in " + display(ws.copy_of(l)) + ".orig)").c_str()
-                    : "");
+    std::printf("%s is lessons/%s/broken.cpp again; its progress and hints are cleared.\n",
+                display(ws.copy_of(l)).c_str(), l.name.c_str());
+    if (!kept.empty()) {
+        std::printf("your version is kept in %s\n", display(kept).c_str());
+    }
     return 0;
 }
 

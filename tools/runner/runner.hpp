@@ -91,9 +91,11 @@ public:
     }
     /// Creates the copy from the shipped broken.cpp unless it exists. Returns true if created.
     bool ensure_copy(const manifest& m, const lesson& l);
-    /// Overwrites the copy with broken.cpp (the old one is kept as <name>.cpp.orig) and
-    /// forgets the lesson's progress and hints.
-    void reset(const manifest& m, const lesson& l);
+    /// Overwrites the copy with broken.cpp and forgets the lesson's progress and hints. A copy
+    /// that differs from broken.cpp is first kept as root/backups/<name>.<N>.cpp, N one above
+    /// the highest backup of that lesson (never overwriting one). Returns that backup's path,
+    /// or an empty path when there was nothing to keep.
+    fs::path reset(const manifest& m, const lesson& l);
 
     [[nodiscard]] bool done(const std::string& name) const;
     void set_done(const std::string& name, bool done);

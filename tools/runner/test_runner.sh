@@ -47,12 +47,27 @@ reset)
     echo "// my edit" >> "$ws/$first.cpp"
     printf 'current = ""\n[lessons."%s"]\ndone = true\nhints = 2\n' "$first" > "$ws/.lessons-state.toml"
     out=$("$runner" reset "$first") || fail "reset exited $?"
-    expect_in "$out" ".orig"
+    expect_in "$out" "your version is kept in "
     cmp -s "$ws/$first.cpp" "$src/lessons/$first/broken.cpp" || fail "reset did not restore broken.cpp"
-    grep -q "my edit" "$ws/$first.cpp.orig" || fail "reset did not keep the old copy"
+    grep -q "my edit" "$ws/backups/$first.1.cpp" || fail "reset did not keep the old copy"
     out=$("$runner" list)
     expect_in "$out" "0 of $total done"
     ! grep -q 'hints = 2' "$ws/.lessons-state.toml" || fail "reset kept the hint level"
+    ;;
+reset-keeps-every-version)
+    # Each reset keeps the work it replaces in a new file; none replaces an earlier one.
+    "$runner" reset "$first" >/dev/null || fail "reset exited $?"
+    out=$("$runner" reset "$first") || fail "reset exited $?"
+    [[ $out != *"kept in"* ]] || fail "a copy equal to broken.cpp needs no backup:"$'\n'"$out"
+    echo "// first try" >> "$ws/$first.cpp"
+    out=$("$runner" reset "$first") || fail "reset exited $?"
+    expect_in "$out" "your version is kept in $ws/backups/$first.1.cpp"
+    echo "// second try" >> "$ws/$first.cpp"
+    out=$("$runner" reset "$first") || fail "reset exited $?"
+    expect_in "$out" "your version is kept in $ws/backups/$first.2.cpp"
+    grep -q "first try" "$ws/backups/$first.1.cpp" || fail "the second reset lost the first one's backup"
+    grep -q "second try" "$ws/backups/$first.2.cpp" || fail "the second reset did not keep the copy"
+    cmp -s "$ws/$first.cpp" "$src/lessons/$first/broken.cpp" || fail "reset did not restore broken.cpp"
     ;;
 unknown-number)
     last=$(sed -n 's/^name = "\(.*\)"/\1/p' "$src/lessons/lessons.toml" | tail -1)
