@@ -155,6 +155,10 @@ std::string build_targets(const std::vector<std::string>& targets);
 /// an unchanged copy is not rebuilt).
 void point_workspace_stub(const lesson& l, const fs::path& copy);
 
+/// The build tree the lesson programs live in: $AIO_LESSONS_BUILD_DIR when set (the runner's
+/// tests point it at a tree of stand-in programs), else the tree this runner was built in.
+fs::path build_dir();
+
 /// The program of a lesson: "broken", "fixed" or "workspace".
 fs::path program_path(const lesson& l, const std::string& kind);
 /// The CMake target of a lesson program: lesson_NN_<kind>.

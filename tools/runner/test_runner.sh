@@ -69,6 +69,31 @@ reset-keeps-every-version)
     grep -q "second try" "$ws/backups/$first.2.cpp" || fail "the second reset did not keep the copy"
     cmp -s "$ws/$first.cpp" "$src/lessons/$first/broken.cpp" || fail "reset did not restore broken.cpp"
     ;;
+watch-save-during-run)
+    # A stand-in build tree whose workspace program saves the participant's copy while it
+    # runs (as an editor would, mid-run) the first time: watch must run it again at once.
+    fake=$ws/build
+    mkdir -p "$fake/lessons/$first"
+    printf '%s\n' '#!/bin/sh' \
+        'n=$(( $(cat "$RUNS" 2>/dev/null || echo 0) + 1 ))' \
+        'echo "$n" > "$RUNS"' \
+        'if [ "$n" -eq 1 ]; then echo "// saved during the run" >> "$COPY"; fi' \
+        'echo "run $n"' > "$fake/lessons/$first/workspace"
+    chmod +x "$fake/lessons/$first/workspace"
+    cp "$src/lessons/$first/broken.cpp" "$ws/$first.cpp"
+    touch -d '2001-01-01' "$ws/$first.cpp"  # so that the save in the run changes its time
+    RUNS=$ws/runs COPY=$ws/$first.cpp AIO_LESSONS_BUILD_DIR=$fake \
+        "$runner" --no-build watch "$first" > "$ws/watch.out" 2>&1 &
+    pid=$!
+    for _ in $(seq 50); do
+        [ "$(cat "$ws/runs" 2>/dev/null)" = 2 ] && break
+        sleep 0.1
+    done
+    kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null
+    [ "$(cat "$ws/runs" 2>/dev/null)" = 2 ] ||
+        fail "a save during the run was not run (runs: $(cat "$ws/runs" 2>/dev/null)); watch said:"$'\n'"$(cat "$ws/watch.out")"
+    expect_in "$(cat "$ws/watch.out")" "was saved during the run: running it again"
+    ;;
 unknown-number)
     last=$(sed -n 's/^name = "\(.*\)"/\1/p' "$src/lessons/lessons.toml" | tail -1)
     err=$("$runner" hint 99 2>&1 >/dev/null); status=$?
