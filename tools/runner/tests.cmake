@@ -19,3 +19,9 @@ foreach(case list hint-levels reset reset-keeps-every-version watch-save-during-
            COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/test_runner.sh ${case} $<TARGET_FILE:aio_lessons_runner>)
   set_tests_properties("lessons runner: ${case}" PROPERTIES LABELS "lessons;runner" TIMEOUT 60)
 endforeach()
+
+# tools/lessons, the entry script, in a stand-in repository of its own.
+add_test(NAME "lessons runner: tools/lessons says it builds only when something is out of date"
+         COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/test_lessons_script.sh)
+set_tests_properties("lessons runner: tools/lessons says it builds only when something is out of date"
+                     PROPERTIES LABELS "lessons;runner" TIMEOUT 60)
