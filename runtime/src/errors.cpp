@@ -1,5 +1,6 @@
 #include <aio/errors.hpp>
 
+#include <cmath>
 #include <cstdio>
 #include <memory>
 #include <typeinfo>
@@ -59,16 +60,21 @@ std::string describe_exception(const std::exception_ptr& e) noexcept {
 std::string format_duration(std::chrono::nanoseconds d) noexcept {
     try {
         char buf[64];
-        double ns = static_cast<double>(d.count());
-        double a = ns < 0 ? -ns : ns;
-        if (a >= 1e9) {
-            std::snprintf(buf, sizeof buf, "%.3g s", ns / 1e9);
-        } else if (a >= 1e6) {
-            std::snprintf(buf, sizeof buf, "%.3g ms", ns / 1e6);
-        } else if (a >= 1e3) {
-            std::snprintf(buf, sizeof buf, "%.3g us", ns / 1e3);
+        const char* sign = d.count() < 0 ? "-" : "";
+        double a = std::fabs(static_cast<double>(d.count()));
+        if (a < 1e3) {
+            std::snprintf(buf, sizeof buf, "%s%.0f ns", sign, a);
+        } else if (a >= 100e9) {
+            std::snprintf(buf, sizeof buf, "%s%.0f s", sign, a / 1e9);
         } else {
-            std::snprintf(buf, sizeof buf, "%lld ns", static_cast<long long>(d.count()));
+            // Three significant digits, rounded before the unit is chosen: a timeout entered a
+            // few nanoseconds after its deadline was computed waited 999.9999 ms, which reads
+            // "1 s" (printing first would give "1e+03 ms").
+            double step = std::pow(10.0, std::floor(std::log10(a)) - 2);
+            double r = std::round(a / step) * step;
+            double scale = r >= 1e9 ? 1e9 : r >= 1e6 ? 1e6 : 1e3;
+            const char* unit = r >= 1e9 ? "s" : r >= 1e6 ? "ms" : "us";
+            std::snprintf(buf, sizeof buf, "%s%.3g %s", sign, r / scale, unit);
         }
         return buf;
     } catch (...) {

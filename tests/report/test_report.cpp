@@ -343,6 +343,9 @@ TEST_CASE("short titles drop the place the viewers show apart", "[show]") {
     CHECK(rep::format_duration_ms(212.4) == "212 ms");
     CHECK(rep::format_duration_ms(1500) == "1.5 s");
     CHECK(rep::format_duration_ms(0.25) == "250 us");
+    CHECK(rep::format_duration_ms(999.7) == "1 s");  // not "1e+03 ms"
+    CHECK(rep::format_duration_ms(0.9996) == "1 ms");
+    CHECK(rep::format_duration_ms(3600e3) == "3600 s");
 }
 
 TEST_CASE("the HTML page escapes names, messages and source lines from the report and trace",

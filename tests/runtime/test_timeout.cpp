@@ -28,6 +28,21 @@ TEST_CASE("timeout raises timeout_error saying how long it waited", "[timeout]")
     });
 }
 
+TEST_CASE("durations in messages are rounded before their unit is chosen: 1 s, not 1e+03 ms",
+          "[timeout]") {
+    // A real-clock timeout of 1 s enters a few nanoseconds after its deadline was computed.
+    CHECK(aio::format_duration(999'999'990ns) == "1 s");
+    CHECK(aio::format_duration(999'600us) == "1 s");
+    CHECK(aio::format_duration(1500ms) == "1.5 s");
+    CHECK(aio::format_duration(500ms) == "500 ms");
+    CHECK(aio::format_duration(212'400us) == "212 ms");
+    CHECK(aio::format_duration(999'700ns) == "1 ms");
+    CHECK(aio::format_duration(40us) == "40 us");
+    CHECK(aio::format_duration(999ns) == "999 ns");
+    CHECK(aio::format_duration(3600s) == "3600 s");
+    CHECK(aio::format_duration(-1500ms) == "-1.5 s");
+}
+
 TEST_CASE("timeout_error is a runtime_error, not a cancellation", "[timeout]") {
     STATIC_REQUIRE(std::is_base_of_v<std::runtime_error, aio::timeout_error>);
 }

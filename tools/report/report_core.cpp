@@ -295,15 +295,20 @@ std::string short_title(const std::string& title) {
 
 std::string format_duration_ms(double ms) {
     char buf[64];
+    const char* sign = ms < 0 ? "-" : "";
     double a = std::fabs(ms);
-    if (a >= 1000) {
-        std::snprintf(buf, sizeof buf, "%.3g s", ms / 1000);
-    } else if (a >= 1) {
-        std::snprintf(buf, sizeof buf, "%.3g ms", ms);
-    } else if (a >= 0.001) {
-        std::snprintf(buf, sizeof buf, "%.3g us", ms * 1000);
+    if (a < 0.001) {
+        std::snprintf(buf, sizeof buf, "%s%.0f ns", sign, a * 1e6);
+    } else if (a >= 100e3) {
+        std::snprintf(buf, sizeof buf, "%s%.0f s", sign, a / 1000);
     } else {
-        std::snprintf(buf, sizeof buf, "%.0f ns", ms * 1e6);
+        // Three significant digits, rounded before the unit is chosen: 999.7 ms reads "1 s"
+        // (printing first would give "1e+03 ms"), as aio::format_duration does.
+        double step = std::pow(10.0, std::floor(std::log10(a)) - 2);
+        double r = std::round(a / step) * step;
+        double scale = r >= 1000 ? 1000 : r >= 1 ? 1 : 0.001;
+        const char* unit = r >= 1000 ? "s" : r >= 1 ? "ms" : "us";
+        std::snprintf(buf, sizeof buf, "%s%.3g %s", sign, r / scale, unit);
     }
     return buf;
 }

@@ -351,6 +351,10 @@ int cmd_watch(const manifest& m, const options& o, const std::string& name) {
         ws.ensure_copy(m, *l);
         ws.save();
         fs::path copy = ws.copy_of(*l);
+        // The copy's time before the build and the run: a save made while they go on is a
+        // change to run, not the starting point of the next wait.
+        std::error_code ec;
+        auto seen = fs::last_write_time(copy, ec);
         bool passed = false;
         try {
             passed = run_once(m, o, ws, *l, false, false);
@@ -368,10 +372,13 @@ int cmd_watch(const manifest& m, const options& o, const std::string& name) {
                         l->title.c_str(), display(ws.copy_of(*l)).c_str());
             continue;
         }
+        if (auto now = fs::last_write_time(copy, ec); !ec && now != seen) {
+            std::printf("\n%s was saved during the run: running it again.\n\n",
+                        display(copy).c_str());
+            continue;
+        }
         std::printf("\nwatching %s: save it to re-run; Ctrl-C to stop.\n", display(copy).c_str());
         std::fflush(stdout);
-        std::error_code ec;
-        auto seen = fs::last_write_time(copy, ec);
         for (;;) {
             std::this_thread::sleep_for(std::chrono::milliseconds(250));
             auto now = fs::last_write_time(copy, ec);
@@ -388,13 +395,13 @@ int cmd_watch(const manifest& m, const options& o, const std::string& name) {
 int cmd_reset(const manifest& m, const options& o, const std::string& name) {
     const lesson& l = m.find(name);
     workspace ws(o.workspace);
-    bool had = fs::exists(ws.copy_of(l));
-    ws.reset(m, l);
+    fs::path kept = ws.reset(m, l);
     ws.save();
-    std::printf("%s is lessons/%s/broken.cpp again%s; its progress and hints are cleared.\n",
-                display(ws.copy_of(l)).c_str(), l.name.c_str(),
-                had ? (" (your version is kept in " + display(ws.copy_of(l)) + ".orig)").c_str()
-                    : "");
+    std::printf("%s is lessons/%s/broken.cpp again; its progress and hints are cleared.\n",
+                display(ws.copy_of(l)).c_str(), l.name.c_str());
+    if (!kept.empty()) {
+        std::printf("your version is kept in %s\n", display(kept).c_str());
+    }
     return 0;
 }
 

@@ -49,7 +49,8 @@ int main(int argc, char** argv) {
     auto* watch = app.add_subcommand(
         "watch", "re-run the current lesson each time you save your copy; moves on when it passes");
     watch->add_option("name", name, "lesson to start with (default: the current one)");
-    auto* reset = app.add_subcommand("reset", "put the shipped broken.cpp back in your copy");
+    auto* reset = app.add_subcommand(
+        "reset", "put the shipped broken.cpp back in your copy (yours goes to backups/)");
     reset->add_option("name", name, "lesson")->required();
     auto* solution = app.add_subcommand("solution", "show the shipped fix (once your copy passes)");
     solution->add_option("name", name, "lesson")->required();

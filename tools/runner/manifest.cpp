@@ -134,6 +134,8 @@ manifest manifest::load(const fs::path& source_dir) {
 }
 
 std::size_t edit_distance(const std::string& a, const std::string& b) {
+    // Rows i-2, i-1 and i of the table; two letters swapped are one edit, the usual typo.
+    std::vector<std::size_t> before(b.size() + 1);
     std::vector<std::size_t> prev(b.size() + 1);
     std::vector<std::size_t> cur(b.size() + 1);
     for (std::size_t j = 0; j <= b.size(); ++j) {
@@ -144,10 +146,37 @@ std::size_t edit_distance(const std::string& a, const std::string& b) {
         for (std::size_t j = 1; j <= b.size(); ++j) {
             std::size_t sub = prev[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1);
             cur[j] = std::min({prev[j] + 1, cur[j - 1] + 1, sub});
+            if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1]) {
+                cur[j] = std::min(cur[j], before[j - 2] + 1);
+            }
         }
+        std::swap(before, prev);
         std::swap(prev, cur);
     }
     return prev[b.size()];
+}
+
+std::string manifest::numbers() const {
+    // Runs of consecutive numbers as ranges: "01 to 23", "01 to 05, 07 and 09".
+    std::vector<std::string> parts;
+    for (std::size_t i = 0; i < lessons.size();) {
+        std::size_t j = i;
+        while (j + 1 < lessons.size() &&
+               std::stoi(lessons[j + 1].number()) == std::stoi(lessons[j].number()) + 1) {
+            ++j;
+        }
+        parts.push_back(j == i ? lessons[i].number()
+                               : lessons[i].number() + " to " + lessons[j].number());
+        i = j + 1;
+    }
+    if (parts.empty()) {
+        return "none";
+    }
+    std::string out = "numbered " + parts[0];
+    for (std::size_t i = 1; i < parts.size(); ++i) {
+        out += (i + 1 == parts.size() ? " and " : ", ") + parts[i];
+    }
+    return out;
 }
 
 const lesson& manifest::find(const std::string& name) const {
@@ -161,6 +190,19 @@ const lesson& manifest::find(const std::string& name) const {
             return l;
         }
     }
+    // A number: an existing one ("007" is 07), or say which numbers there are. Never a
+    // "did you mean" by spelling: 99 is not a typo of 06.
+    if (name.find_first_not_of("0123456789") == std::string::npos) {
+        if (name.size() <= 9) {
+            for (const auto& l : lessons) {
+                if (std::stoi(l.number()) == std::stoi(name)) {
+                    return l;
+                }
+            }
+        }
+        throw user_error("unknown lesson '" + name + "': the lessons are " + numbers() + ". `" +
+                         self_command() + " list` shows them");
+    }
     const lesson* only = nullptr;
     int matches = 0;
     for (const auto& l : lessons) {
@@ -172,11 +214,13 @@ const lesson& manifest::find(const std::string& name) const {
     if (matches == 1) {
         return *only;
     }
-    // Closest by edit distance to the folder name or the slug.
+    // Closest by edit distance to the folder name, the slug or the slug's start (a mistyped
+    // prefix), suggested only when close for the name's length: one edit in three letters.
     const lesson* best = nullptr;
     std::size_t best_d = std::string::npos;
     for (const auto& l : lessons) {
-        std::size_t d = std::min(edit_distance(name, l.name), edit_distance(name, l.slug()));
+        std::size_t d = std::min({edit_distance(name, l.name), edit_distance(name, l.slug()),
+                                  edit_distance(name, l.slug().substr(0, name.size()))});
         if (d < best_d) {
             best_d = d;
             best = &l;
@@ -186,7 +230,7 @@ const lesson& manifest::find(const std::string& name) const {
     if (matches > 1) {
         msg += " (it starts more than one lesson name)";
     }
-    if (best != nullptr) {
+    if (best != nullptr && best_d <= name.size() / 3) {
         msg += "; did you mean '" + best->name + "'?";
     }
     msg += " `" + self_command() + " list` shows every lesson";

@@ -85,8 +85,13 @@ std::string self_command() {
     return via != nullptr && *via != '\0' ? via : "tools/lessons";
 }
 
+fs::path build_dir() {
+    const char* dir = std::getenv("AIO_LESSONS_BUILD_DIR");
+    return dir != nullptr && *dir != '\0' ? dir : paths::binary_dir;
+}
+
 fs::path program_path(const lesson& l, const std::string& kind) {
-    return fs::path(paths::binary_dir) / "lessons" / l.name / kind;
+    return build_dir() / "lessons" / l.name / kind;
 }
 
 std::string target_name(const lesson& l, const std::string& kind) {
@@ -94,7 +99,7 @@ std::string target_name(const lesson& l, const std::string& kind) {
 }
 
 void point_workspace_stub(const lesson& l, const fs::path& copy) {
-    fs::path stub = fs::path(paths::binary_dir) / "lessons" / l.name / "workspace.cpp";
+    fs::path stub = build_dir() / "lessons" / l.name / "workspace.cpp";
     std::string want = "#include \"" + fs::absolute(copy).lexically_normal().string() + "\"\n";
     std::string have;
     if (std::ifstream in(stub); in) {
@@ -120,12 +125,12 @@ std::string build_targets(const std::vector<std::string>& targets) {
         throw user_error(std::string("CMake is missing: ") + paths::cmake +
                          " (tools/setup installs it)");
     }
-    if (!fs::exists(fs::path(paths::binary_dir) / "build.ninja") &&
-        !fs::exists(fs::path(paths::binary_dir) / "Makefile")) {
-        throw user_error(std::string("the build tree ") + paths::binary_dir +
+    fs::path dir = build_dir();
+    if (!fs::exists(dir / "build.ninja") && !fs::exists(dir / "Makefile")) {
+        throw user_error("the build tree " + dir.string() +
                          " is not configured; run tools/lessons (it runs cmake --preset default)");
     }
-    std::vector<std::string> argv = {paths::cmake, "--build", paths::binary_dir, "--target"};
+    std::vector<std::string> argv = {paths::cmake, "--build", dir.string(), "--target"};
     argv.insert(argv.end(), targets.begin(), targets.end());
     std::string output;
     int status = capture(argv, output);

@@ -63,13 +63,17 @@ struct manifest {
     static manifest load(const fs::path& source_dir);
     /// The lesson called `name`: its folder name ("01-yield-points"), its number ("01" or "1"),
     /// its slug ("yield-points", as debug mode's `lesson` field gives it) or a prefix of one of
-    /// these that matches a single lesson. Throws user_error with the closest name otherwise.
+    /// these that matches a single lesson. Throws user_error otherwise: for a number, naming the
+    /// numbers there are; for a name, with the closest name when it is close for its length.
     [[nodiscard]] const lesson& find(const std::string& name) const;
+    /// The lesson numbers for a message: "numbered 01 to 23" (runs of numbers as ranges).
+    [[nodiscard]] std::string numbers() const;
     /// The folder of a lesson: source_dir/lessons/<name>.
     [[nodiscard]] fs::path dir(const lesson& l) const { return source_dir / "lessons" / l.name; }
 };
 
-/// Levenshtein distance (for "did you mean").
+/// Edit distance (for "did you mean"): insertions, deletions, substitutions and swaps of two
+/// adjacent letters count one each (optimal string alignment).
 std::size_t edit_distance(const std::string& a, const std::string& b);
 
 /// The participant's folder: copies of broken.cpp and progress.
@@ -87,9 +91,11 @@ public:
     }
     /// Creates the copy from the shipped broken.cpp unless it exists. Returns true if created.
     bool ensure_copy(const manifest& m, const lesson& l);
-    /// Overwrites the copy with broken.cpp (the old one is kept as <name>.cpp.orig) and
-    /// forgets the lesson's progress and hints.
-    void reset(const manifest& m, const lesson& l);
+    /// Overwrites the copy with broken.cpp and forgets the lesson's progress and hints. A copy
+    /// that differs from broken.cpp is first kept as root/backups/<name>.<N>.cpp, N one above
+    /// the highest backup of that lesson (never overwriting one). Returns that backup's path,
+    /// or an empty path when there was nothing to keep.
+    fs::path reset(const manifest& m, const lesson& l);
 
     [[nodiscard]] bool done(const std::string& name) const;
     void set_done(const std::string& name, bool done);
@@ -148,6 +154,10 @@ std::string build_targets(const std::vector<std::string>& targets);
 /// Points the build tree's workspace stub of `l` at `copy` (rewritten only if it changed, so
 /// an unchanged copy is not rebuilt).
 void point_workspace_stub(const lesson& l, const fs::path& copy);
+
+/// The build tree the lesson programs live in: $AIO_LESSONS_BUILD_DIR when set (the runner's
+/// tests point it at a tree of stand-in programs), else the tree this runner was built in.
+fs::path build_dir();
 
 /// The program of a lesson: "broken", "fixed" or "workspace".
 fs::path program_path(const lesson& l, const std::string& kind);

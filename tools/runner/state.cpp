@@ -2,6 +2,7 @@
 // which lessons pass, how many hint levels were shown and the current lesson.
 #include "runner.hpp"
 
+#include <algorithm>
 #include <fstream>
 #include <sstream>
 
@@ -59,15 +60,45 @@ bool workspace::ensure_copy(const manifest& m, const lesson& l) {
     return true;
 }
 
-void workspace::reset(const manifest& m, const lesson& l) {
+namespace {
+
+std::string read_all(const fs::path& p) {
+    std::ifstream in(p, std::ios::binary);
+    std::ostringstream s;
+    s << in.rdbuf();
+    return s.str();
+}
+
+}  // namespace
+
+fs::path workspace::reset(const manifest& m, const lesson& l) {
     create_root();
     fs::path copy = copy_of(l);
-    if (fs::exists(copy)) {
-        fs::copy_file(copy, fs::path(copy.string() + ".orig"),
-                      fs::copy_options::overwrite_existing);
+    fs::path broken = m.dir(l) / "broken.cpp";
+    fs::path kept;
+    if (fs::exists(copy) && read_all(copy) != read_all(broken)) {
+        // Every reset keeps its own numbered backup, one above the highest there is: a second
+        // reset must not replace the work the first one kept.
+        fs::path dir = root_ / "backups";
+        fs::create_directories(dir);
+        std::string prefix = l.name + ".";
+        long highest = 0;
+        for (const auto& e : fs::directory_iterator(dir)) {
+            std::string f = e.path().filename().string();
+            if (f.size() > prefix.size() + 4 && f.rfind(prefix, 0) == 0 &&
+                f.compare(f.size() - 4, 4, ".cpp") == 0) {
+                std::string n = f.substr(prefix.size(), f.size() - prefix.size() - 4);
+                if (n.find_first_not_of("0123456789") == std::string::npos && n.size() < 9) {
+                    highest = std::max(highest, std::stol(n));
+                }
+            }
+        }
+        kept = dir / (prefix + std::to_string(highest + 1) + ".cpp");
+        fs::copy_file(copy, kept);  // throws rather than overwrite
     }
-    fs::copy_file(m.dir(l) / "broken.cpp", copy, fs::copy_options::overwrite_existing);
+    fs::copy_file(broken, copy, fs::copy_options::overwrite_existing);
     progress_.erase(l.name);
+    return kept;
 }
 
 bool workspace::done(const std::string& name) const {

@@ -47,12 +47,66 @@ reset)
     echo "// my edit" >> "$ws/$first.cpp"
     printf 'current = ""\n[lessons."%s"]\ndone = true\nhints = 2\n' "$first" > "$ws/.lessons-state.toml"
     out=$("$runner" reset "$first") || fail "reset exited $?"
-    expect_in "$out" ".orig"
+    expect_in "$out" "your version is kept in "
     cmp -s "$ws/$first.cpp" "$src/lessons/$first/broken.cpp" || fail "reset did not restore broken.cpp"
-    grep -q "my edit" "$ws/$first.cpp.orig" || fail "reset did not keep the old copy"
+    grep -q "my edit" "$ws/backups/$first.1.cpp" || fail "reset did not keep the old copy"
     out=$("$runner" list)
     expect_in "$out" "0 of $total done"
     ! grep -q 'hints = 2' "$ws/.lessons-state.toml" || fail "reset kept the hint level"
+    ;;
+reset-keeps-every-version)
+    # Each reset keeps the work it replaces in a new file; none replaces an earlier one.
+    "$runner" reset "$first" >/dev/null || fail "reset exited $?"
+    out=$("$runner" reset "$first") || fail "reset exited $?"
+    [[ $out != *"kept in"* ]] || fail "a copy equal to broken.cpp needs no backup:"$'\n'"$out"
+    echo "// first try" >> "$ws/$first.cpp"
+    out=$("$runner" reset "$first") || fail "reset exited $?"
+    expect_in "$out" "your version is kept in $ws/backups/$first.1.cpp"
+    echo "// second try" >> "$ws/$first.cpp"
+    out=$("$runner" reset "$first") || fail "reset exited $?"
+    expect_in "$out" "your version is kept in $ws/backups/$first.2.cpp"
+    grep -q "first try" "$ws/backups/$first.1.cpp" || fail "the second reset lost the first one's backup"
+    grep -q "second try" "$ws/backups/$first.2.cpp" || fail "the second reset did not keep the copy"
+    cmp -s "$ws/$first.cpp" "$src/lessons/$first/broken.cpp" || fail "reset did not restore broken.cpp"
+    ;;
+watch-save-during-run)
+    # A stand-in build tree whose workspace program saves the participant's copy while it
+    # runs (as an editor would, mid-run) the first time: watch must run it again at once.
+    fake=$ws/build
+    mkdir -p "$fake/lessons/$first"
+    printf '%s\n' '#!/bin/sh' \
+        'n=$(( $(cat "$RUNS" 2>/dev/null || echo 0) + 1 ))' \
+        'echo "$n" > "$RUNS"' \
+        'if [ "$n" -eq 1 ]; then echo "// saved during the run" >> "$COPY"; fi' \
+        'echo "run $n"' > "$fake/lessons/$first/workspace"
+    chmod +x "$fake/lessons/$first/workspace"
+    cp "$src/lessons/$first/broken.cpp" "$ws/$first.cpp"
+    touch -d '2001-01-01' "$ws/$first.cpp"  # so that the save in the run changes its time
+    RUNS=$ws/runs COPY=$ws/$first.cpp AIO_LESSONS_BUILD_DIR=$fake \
+        "$runner" --no-build watch "$first" > "$ws/watch.out" 2>&1 &
+    pid=$!
+    for _ in $(seq 50); do
+        [ "$(cat "$ws/runs" 2>/dev/null)" = 2 ] && break
+        sleep 0.1
+    done
+    kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null
+    [ "$(cat "$ws/runs" 2>/dev/null)" = 2 ] ||
+        fail "a save during the run was not run (runs: $(cat "$ws/runs" 2>/dev/null)); watch said:"$'\n'"$(cat "$ws/watch.out")"
+    expect_in "$(cat "$ws/watch.out")" "was saved during the run: running it again"
+    ;;
+unknown-number)
+    last=$(sed -n 's/^name = "\(.*\)"/\1/p' "$src/lessons/lessons.toml" | tail -1)
+    err=$("$runner" hint 99 2>&1 >/dev/null); status=$?
+    [ $status -eq 2 ] || fail "unknown number: exit status $status, expected 2"
+    expect_in "$err" "unknown lesson '99': the lessons are numbered ${first:0:2}"
+    expect_in "$err" "${last:0:2}"
+    [[ $err != *"did you mean"* ]] || fail "99 is no typo of another number:"$'\n'"$err"
+    # A name far from every lesson gets no guess either.
+    err=$("$runner" hint qqqqqqqq 2>&1 >/dev/null)
+    expect_in "$err" "unknown lesson 'qqqqqqqq'"
+    [[ $err != *"did you mean"* ]] || fail "a far-off name got a guess:"$'\n'"$err"
+    # Leading zeros still name a lesson.
+    "$runner" hint "0${first:0:2}" >/dev/null || fail "'0${first:0:2}' does not name $first"
     ;;
 unknown-name)
     slug=${first#??-}

@@ -17,8 +17,15 @@ set_tests_properties("lessons: verify --all (every broken shows its findings, ev
                      ENVIRONMENT "AIO_LESSONS_WORKSPACE=${CMAKE_CURRENT_BINARY_DIR}/test-workspace-verify")
 
 # The runner's commands, each in a fresh temporary workspace (test_runner.sh CASE RUNNER).
-foreach(case list hint-levels reset unknown-name solution-locked verify-json no-command)
+foreach(case list hint-levels reset reset-keeps-every-version watch-save-during-run
+             unknown-name unknown-number solution-locked verify-json no-command)
   add_test(NAME "lessons runner: ${case}"
            COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/test_runner.sh ${case} $<TARGET_FILE:aio_lessons_runner>)
   set_tests_properties("lessons runner: ${case}" PROPERTIES LABELS "lessons;runner" TIMEOUT 60)
 endforeach()
+
+# tools/lessons, the entry script, in a stand-in repository of its own.
+add_test(NAME "lessons runner: tools/lessons says it builds only when something is out of date"
+         COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/test_lessons_script.sh)
+set_tests_properties("lessons runner: tools/lessons says it builds only when something is out of date"
+                     PROPERTIES LABELS "lessons;runner" TIMEOUT 60)
