@@ -9,7 +9,7 @@
 using namespace std::chrono_literals;
 
 int saved = 0;
-int saving = 0;             // saves running right now (the lesson's check reads it)
+int saving = 0;            // saves running right now (the lesson's check reads it)
 double last_save_end = 0;  // when the last save ended, in seconds since lesson::start()
 
 // Saving one record: a write to a database (the wait stands for it).

@@ -36,13 +36,12 @@ void accept_orders() {
     // to nobody in particular, and is destroyed at the end of this function without being
     // closed: the mails still running are cancelled. Limit it, give it an exception
     // handler, and close it gracefully before it goes away.
-    aio::jobs::scheduler mailer({.limit = 5,
-                                 .wait_timeout = 5s,
-                                 .exception_handler =
-                                     [](aio::jobs::scheduler&, const aio::jobs::exception_context& ctx) {
-                                         lesson::say("%s failed: will retry",
-                                                     ctx.job.name().c_str());
-                                     }});
+    aio::jobs::scheduler mailer(
+        {.limit = 5,
+         .wait_timeout = 5s,
+         .exception_handler = [](aio::jobs::scheduler&, const aio::jobs::exception_context& ctx) {
+             lesson::say("%s failed: will retry", ctx.job.name().c_str());
+         }});
     for (int order = 1; order <= 20; ++order) {
         mailer.spawn([order] { send_mail(order); }, "mail " + std::to_string(order));
     }

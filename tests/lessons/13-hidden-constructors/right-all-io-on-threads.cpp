@@ -5,9 +5,9 @@
 #include <aio/aio.hpp>
 
 #include <cstring>
+#include <memory>
 #include <stdexcept>
 #include <string>
-#include <memory>
 #include <thread>
 #include <vector>
 

@@ -5,9 +5,9 @@
 #include <aio/aio.hpp>
 
 #include <cstring>
+#include <memory>
 #include <stdexcept>
 #include <string>
-#include <memory>
 #include <thread>
 #include <vector>
 
@@ -129,7 +129,8 @@ void heartbeat() {
 
 void widget(int n, std::uint16_t port) {
     auto feed = aio::to_thread([port] { return std::make_unique<price_feed>("localhost", port); });
-    lesson::say("widget %d: ACME %s (%s)", n, feed->price("ACME").c_str(), feed->greeting().c_str());
+    lesson::say("widget %d: ACME %s (%s)", n, feed->price("ACME").c_str(),
+                feed->greeting().c_str());
 }
 
 int main() {

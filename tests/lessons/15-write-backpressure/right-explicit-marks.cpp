@@ -52,8 +52,8 @@ int main() {
         // producer down to the peer's pace, and the unsent data piles up in memory. Keep
         // the default water marks (64 KiB high, 16 KiB low), so that write() waits for the
         // peer.
-        aio::stream conn = aio::open_connection(
-            "127.0.0.1", srv.port(), {.high_water = 256 * 1024, .low_water = 64 * 1024});
+        aio::stream conn = aio::open_connection("127.0.0.1", srv.port(),
+                                                {.high_water = 256 * 1024, .low_water = 64 * 1024});
         bool stop = false;
         long produced = 0;
         // Memory is compared over the last half second, when the program runs steadily

@@ -13,7 +13,7 @@
 
 using namespace std::chrono_literals;
 
-std::atomic<long> loop_turns{0};     // counted by a ticker task on the loop (the check)
+std::atomic<long> loop_turns{0};       // counted by a ticker task on the loop (the check)
 std::atomic<int> loop_stood_still{0};  // lookups during which the loop did not turn
 
 // Resolves `host` and returns how many addresses it has (or the resolver's error). The

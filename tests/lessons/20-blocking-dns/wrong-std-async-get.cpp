@@ -1,5 +1,5 @@
 // Wrong: getaddrinfo runs on another thread through std::async, but .get() blocks the loop thread
-// until it answers: no detector sees a blocking call, the scaffold sees the loop stand still.
+// until it answers: the scaffold sees the loop stand still (and debug mode the blocking wait).
 #include "lesson.hpp"
 
 #include <aio/aio.hpp>
@@ -14,7 +14,7 @@
 
 using namespace std::chrono_literals;
 
-std::atomic<long> loop_turns{0};     // counted by a ticker task on the loop (the check)
+std::atomic<long> loop_turns{0};       // counted by a ticker task on the loop (the check)
 std::atomic<int> loop_stood_still{0};  // lookups during which the loop did not turn
 
 // Resolves `host` and returns how many addresses it has (or the resolver's error). The

@@ -4,9 +4,9 @@
 
 #include <aio/aio.hpp>
 
+#include <array>
 #include <csignal>
 #include <cstdio>
-#include <array>
 #include <cstring>
 #include <string>
 
