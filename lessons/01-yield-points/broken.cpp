@@ -8,12 +8,14 @@
 using namespace std::chrono_literals;
 
 int balance = 0;
+int audited = 0;  // audit records written (the lesson's check counts them)
 
 // Writes one line to the audit log. Storage is remote, so this waits for it: aio::sleep
 // stands for that wait. Nothing at the call site says so. With fibers, any function may
 // suspend the task inside (a *yield point*), and other tasks run while it waits.
 void audit_log(int teller, int amount) {
     aio::sleep(1ms);
+    ++audited;
     (void)teller;
     (void)amount;
 }
@@ -32,6 +34,7 @@ void teller(int id) {
     }
 }
 
+// ---- the lesson's checks: do not edit below this line (the runner reads what it prints) ----
 int main() {
     aio::run([] {
         lesson::start();
@@ -50,5 +53,7 @@ int main() {
         if (balance != expected) {
             lesson::say("%d was lost: updates were lost across a yield point", expected - balance);
         }
+        lesson::say("audit records: %d of %d%s", audited, expected / 10,
+                    audited == expected / 10 ? "" : ": deposits went unaudited");
     });
 }

@@ -64,21 +64,24 @@ std::string get(const std::string& url, options o = {}) {
 
 }  // namespace tiny_http
 
-// The dashboard's widget: the price of ACME.
+// The dashboard's widget: the price of ACME. The dashboard refreshes every few seconds: when
+// the service does not answer in time, get_quote must give up with aio::timeout_error (the
+// dashboard then shows the last known price).
 std::string get_quote(const std::string& url) {
-    lesson::say("GET %s", url.c_str());
     // TODO: no timeout here, and tiny_http has no default: a server that never answers
     // hangs this call forever. Use a client library whose every phase has a default timeout
     // (aio::http::client_session: total, connect, read), give this request the budget the
-    // dashboard can afford, and handle aio::timeout_error.
+    // dashboard can afford, and let aio::timeout_error reach the dashboard.
     return tiny_http::get(url);
 }
 
+// ---- the lesson's checks: do not edit below this line (the runner reads what it prints) ----
 int main() {
     aio::run([] {
         lesson::start();
         aio::server service = start_stuck_quote_service();
         std::string url = "http://127.0.0.1:" + std::to_string(service.port()) + "/quote/ACME";
+        lesson::say("dashboard: GET %s", url.c_str());
         auto request = aio::create_task(aio::task_options{.name = "get_quote"}, get_quote, url);
         // The lesson's watchdog. It is another task, so it also shows that the loop is not
         // blocked: only the request waits. In production nobody would be watching.
@@ -91,11 +94,23 @@ int main() {
             }
         }
         if (!request.done()) {
-            lesson::say("no answer: tiny_http would have waited forever; the watchdog cancels "
-                        "the request");
+            lesson::say("no answer: the request would have waited forever; the watchdog cancels "
+                        "it");
             lesson::stop(request);
         } else {
-            lesson::say("quote: %s", request.get().c_str());
+            try {
+                std::string quote = request.get();
+                lesson::say("quote: '%s', but the service never answers: check: get_quote "
+                            "returned without an answer instead of raising aio::timeout_error",
+                            quote.c_str());
+            } catch (const aio::timeout_error& e) {
+                lesson::say("check: get_quote gave up after %.1f s with aio::timeout_error: %s",
+                            lesson::elapsed(), e.what());
+                lesson::say("quote unavailable; showing the last known one (ACME 41.20)");
+            } catch (const std::exception& e) {
+                lesson::say("check: get_quote failed with an error that is not a timeout: %s",
+                            e.what());
+            }
         }
         service.close();
         service.wait_closed();

@@ -47,12 +47,14 @@ void accept_orders() {
     aio::sleep(250ms);  // "the mails are surely out by now"
 }
 
+// ---- the lesson's checks: do not edit below this line (the runner reads what it prints) ----
 int main() {
     aio::run([] {
         lesson::start();
         accept_orders();
         aio::sleep(100ms);  // let the cancelled mails unwind
-        lesson::say("mail server saw up to %d connections at once", peak_connections);
+        lesson::say("mail server saw up to %d connections at once%s", peak_connections,
+                    peak_connections > 10 ? ": check: it was flooded (no limit on the mails)" : "");
         lesson::say("shop closed: %d of 20 confirmation mails sent", sent);
     });
 }

@@ -9,7 +9,13 @@
 
 using namespace std::chrono_literals;
 
+int downloading = 0;  // parts running right now (the lesson's check reads it)
+
 void download_part(int part) {
+    ++downloading;
+    struct done {
+        ~done() { --downloading; }
+    } when_done;
     for (int chunk = 1; chunk <= 6; ++chunk) {
         aio::sleep(100ms);
         if (part == 2 && chunk == 2) {
@@ -35,6 +41,9 @@ int main() {
         }
         lesson::say("cleaning up the partial file");
         aio::sleep(250ms);  // meanwhile: are parts still downloading?
+        if (downloading > 0) {
+            lesson::say("check: %d parts still downloading after the download failed", downloading);
+        }
         lesson::say("done");
     });
 }

@@ -8,7 +8,13 @@
 
 using namespace std::chrono_literals;
 
+int downloading = 0;  // parts running right now (the lesson's check reads it)
+
 void download_part(int part) {
+    ++downloading;
+    struct done {
+        ~done() { --downloading; }
+    } when_done;
     try {
         for (int chunk = 1; chunk <= 6; ++chunk) {
             aio::sleep(100ms);
@@ -38,6 +44,9 @@ int main() {
         }
         lesson::say("cleaning up the partial file");
         aio::sleep(250ms);  // nothing is downloading any more
+        if (downloading > 0) {
+            lesson::say("check: %d parts still downloading after the download failed", downloading);
+        }
         lesson::say("done");
     });
 }

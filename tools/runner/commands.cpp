@@ -204,7 +204,7 @@ int cmd_hint(const manifest& m, const options& o, const std::string& name) {
 }
 
 int cmd_verify(const manifest& m, const options& o, const std::vector<std::string>& names,
-               bool json) {
+               bool json, bool variants) {
     std::vector<const lesson*> todo;
     if (names.empty()) {
         for (const auto& l : m.lessons) {
@@ -215,30 +215,60 @@ int cmd_verify(const manifest& m, const options& o, const std::vector<std::strin
             todo.push_back(&m.find(n));
         }
     }
+    // One program to run: a shipped one ("broken", "fixed"), or a variant of tests/lessons/,
+    // judged as a participant's copy ("workspace") and expected to pass (right-*) or fail.
     struct outcome {
         const lesson* l = nullptr;
-        std::string kind;
+        std::string kind;   // how it is judged: broken, fixed, workspace
+        std::string label;  // what the report calls it: broken, fixed, right-lock...
+        fs::path program;
+        bool must_fail = false;  // a wrong-* variant
+        std::string why;         // a variant's leading comment
         bool skipped = false;
         std::string note;
-        std::vector<std::string> problems;
+        std::vector<std::string> problems;  // what the judge said
+        bool ok = false;
         std::map<std::string, int> counts;
         run_result r;
     };
     std::vector<outcome> jobs;
     std::vector<std::string> targets;
     for (const lesson* l : todo) {
-        for (const char* kind : {"broken", "fixed"}) {
-            outcome x;
+        std::vector<outcome> mine;
+        if (variants) {
+            for (const auto& v : variants_of(m, *l)) {
+                outcome x;
+                x.kind = "workspace";
+                x.label = v.stem;
+                x.program = variant_path(*l, v);
+                x.must_fail = !v.right;
+                x.why = v.why;
+                targets.push_back(variant_target(*l, v));
+                mine.push_back(std::move(x));
+            }
+        } else {
+            for (const char* kind : {"broken", "fixed"}) {
+                outcome x;
+                x.kind = kind;
+                x.label = kind;
+                x.program = program_path(*l, kind);
+                targets.push_back(target_name(*l, kind));
+                mine.push_back(std::move(x));
+            }
+        }
+        for (auto& x : mine) {
             x.l = l;
-            x.kind = kind;
             if (paths::sanitized && !l->asan) {
                 x.skipped = true;
                 x.note = "skipped in this sanitizer build: " + l->asan_note;
-            } else {
-                targets.push_back(target_name(*l, kind));
+                targets.pop_back();  // never built there either
             }
             jobs.push_back(std::move(x));
         }
+    }
+    if (variants && jobs.empty()) {
+        throw user_error("no variants: tests/lessons/NN-slug/ holds none for " +
+                         (names.empty() ? std::string("any lesson") : "these lessons"));
     }
     if (o.build && !targets.empty()) {
         if (!json) {
@@ -255,6 +285,7 @@ int cmd_verify(const manifest& m, const options& o, const std::vector<std::strin
     auto worker = [&] {
         for (;;) {
             outcome* x = nullptr;
+            std::size_t n = 0;
             {
                 std::lock_guard g(mu);
                 while (next < jobs.size() && jobs[next].skipped) {
@@ -263,11 +294,12 @@ int cmd_verify(const manifest& m, const options& o, const std::vector<std::strin
                 if (next == jobs.size()) {
                     return;
                 }
+                n = next;
                 x = &jobs[next++];
             }
-            fs::path rp = tmp / (x->l->name + "-" + x->kind + ".json");
+            fs::path rp = tmp / (std::to_string(n) + "-" + x->label + ".json");
             run_request req;
-            req.program = program_path(*x->l, x->kind);
+            req.program = x->program;
             req.time_limit = x->l->time_limit;
             req.debug = debug_options(rp, false);
             x->r = run_program(req);
@@ -280,15 +312,24 @@ int cmd_verify(const manifest& m, const options& o, const std::vector<std::strin
             x->counts = rep.counts;
             auto p = judge(*x->l, x->kind, x->r, rep, true);
             x->problems.insert(x->problems.end(), p.begin(), p.end());
+            // A wrong fix is right to fail; what the judge said is why it was rejected.
+            x->ok = x->must_fail ? !x->problems.empty() : x->problems.empty();
             if (!json) {
                 std::lock_guard g(mu);
-                std::printf("%-4s %-30s %-6s %s%s\n", x->problems.empty() ? "ok" : "FAIL",
-                            x->l->name.c_str(), x->kind.c_str(), seconds(x->r.seconds).c_str(),
-                            x->problems.empty() ? "" : ":");
-                for (const auto& pr : x->problems) {
-                    std::printf("       - %s\n", pr.c_str());
+                std::printf("%-4s %-30s %-6s %s", x->ok ? "ok" : "FAIL", x->l->name.c_str(),
+                            x->label.c_str(), seconds(x->r.seconds).c_str());
+                if (x->must_fail && x->ok) {
+                    std::printf(": rejected, as it must be: %s\n", x->problems.front().c_str());
+                } else if (x->must_fail) {
+                    std::printf(": PASSED, but it is a wrong fix the lesson must reject: %s\n",
+                                x->why.c_str());
+                } else {
+                    std::printf("%s\n", x->ok ? "" : ":");
+                    for (const auto& pr : x->problems) {
+                        std::printf("       - %s\n", pr.c_str());
+                    }
                 }
-                if (!x->problems.empty()) {
+                if (!x->ok) {
                     std::printf("       its stdout:\n%s       its stderr (last 2000 bytes):\n%s\n",
                                 x->r.out.c_str(),
                                 x->r.err.substr(x->r.err.size() > 2000 ? x->r.err.size() - 2000 : 0)
@@ -308,24 +349,25 @@ int cmd_verify(const manifest& m, const options& o, const std::vector<std::strin
     int skipped = 0;
     nlohmann::json out = nlohmann::json::array();
     for (const auto& x : jobs) {
-        failed += x.problems.empty() ? 0 : 1;
+        failed += x.ok || x.skipped ? 0 : 1;
         skipped += x.skipped ? 1 : 0;
         if (x.skipped && !json) {
-            std::printf("skip %-30s %-6s %s\n", x.l->name.c_str(), x.kind.c_str(), x.note.c_str());
+            std::printf("skip %-30s %-6s %s\n", x.l->name.c_str(), x.label.c_str(), x.note.c_str());
         }
-        out.push_back({{"lesson", x.l->name},
-                       {"program", x.kind},
-                       {"ok", x.problems.empty()},
-                       {"skipped", x.skipped},
-                       {"note", x.note},
-                       {"problems", x.problems},
-                       {"findings", x.counts},
-                       {"seconds", x.r.seconds}});
+        nlohmann::json j = {{"lesson", x.l->name},  {"program", x.label},
+                            {"ok", x.ok},           {"skipped", x.skipped},
+                            {"note", x.note},       {"problems", x.problems},
+                            {"findings", x.counts}, {"seconds", x.r.seconds}};
+        if (variants) {
+            j["expected"] = x.must_fail ? "reject" : "pass";
+        }
+        out.push_back(std::move(j));
     }
     if (json) {
         std::cout << out.dump(2) << "\n";
     } else {
-        std::printf("verify: %zu programs, %d failed, %d skipped\n", jobs.size(), failed, skipped);
+        std::printf("verify%s: %zu programs, %d failed, %d skipped\n",
+                    variants ? " --variants" : "", jobs.size(), failed, skipped);
     }
     return failed == 0 ? 0 : 1;
 }

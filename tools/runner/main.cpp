@@ -46,6 +46,9 @@ int main(int argc, char** argv) {
     verify->add_option("names", names, "lessons to check (default: all)");
     verify->add_flag("--all", all, "check every lesson (the default when no name is given)");
     verify->add_flag("--json", json, "print the results as JSON");
+    bool variants = false;
+    verify->add_flag("--variants", variants,
+                     "run the fixes of tests/lessons/ instead: right-* must pass, wrong-* fail");
     auto* watch = app.add_subcommand(
         "watch", "re-run the current lesson each time you save your copy; moves on when it passes");
     watch->add_option("name", name, "lesson to start with (default: the current one)");
@@ -78,7 +81,7 @@ int main(int argc, char** argv) {
             if (all && !names.empty()) {
                 throw user_error("verify: give lesson names or --all, not both");
             }
-            return cmd_verify(m, o, names, json);
+            return cmd_verify(m, o, names, json, variants);
         }
         if (*watch) {
             return cmd_watch(m, o, name);

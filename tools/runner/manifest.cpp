@@ -3,6 +3,7 @@
 #include "runner.hpp"
 
 #include <algorithm>
+#include <fstream>
 #include <sstream>
 
 #include <toml++/toml.h>
@@ -52,14 +53,15 @@ expectation read_expectation(const toml::table& lt, const char* key, const char*
                          "' must be a table ([lesson." + key + "])");
     }
     for (const auto& [k, v] : *t) {
-        if (k != ids_key && k != "output") {
+        if (k != ids_key && k != "output" && k != "forbidden_output") {
             throw user_error(file.string() + ": " + where(v) + ": lesson '" + lesson +
                              "': unknown key '" + std::string(k.str()) + "' in [lesson." + key +
-                             "]; accepted: " + ids_key + ", output");
+                             "]; accepted: " + ids_key + ", output, forbidden_output");
         }
     }
     e.findings = string_list(*t, ids_key, file, lesson);
     e.output = string_list(*t, "output", file, lesson);
+    e.forbidden_output = string_list(*t, "forbidden_output", file, lesson);
     return e;
 }
 
@@ -131,6 +133,45 @@ manifest manifest::load(const fs::path& source_dir) {
         m.lessons.push_back(std::move(l));
     }
     return m;
+}
+
+std::vector<variant> variants_of(const manifest& m, const lesson& l) {
+    std::vector<variant> out;
+    fs::path dir = m.source_dir / "tests" / "lessons" / l.name;
+    std::error_code ec;
+    if (!fs::is_directory(dir, ec)) {
+        return out;
+    }
+    for (const auto& e : fs::directory_iterator(dir, ec)) {
+        std::string stem = e.path().stem().string();
+        bool right = stem.rfind("right-", 0) == 0;
+        if (e.path().extension() != ".cpp" || (!right && stem.rfind("wrong-", 0) != 0)) {
+            continue;
+        }
+        variant v{stem, right, e.path(), ""};
+        // The leading comment: which fix or which mistake this is.
+        std::ifstream in(e.path());
+        for (std::string line; std::getline(in, line) && line.rfind("//", 0) == 0;) {
+            std::size_t at = line.find_first_not_of("/ ");
+            if (at != std::string::npos) {
+                v.why += (v.why.empty() ? "" : " ") + line.substr(at);
+            }
+        }
+        out.push_back(std::move(v));
+    }
+    std::sort(out.begin(), out.end(),
+              [](const variant& a, const variant& b) { return a.stem < b.stem; });
+    return out;
+}
+
+fs::path variant_path(const lesson& l, const variant& v) {
+    return build_dir() / "tests" / "lessons" / l.name / v.stem;
+}
+
+std::string variant_target(const lesson& l, const variant& v) {
+    std::string stem = v.stem;
+    std::replace(stem.begin(), stem.end(), '-', '_');
+    return "lesson_" + l.number() + "_variant_" + stem;
 }
 
 std::size_t edit_distance(const std::string& a, const std::string& b) {

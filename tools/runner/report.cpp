@@ -135,6 +135,13 @@ std::vector<std::string> judge(const lesson& l, const std::string& kind, const r
             at = static_cast<std::size_t>(it - lines.begin()) + 1;
         }
     }
+    for (const auto& bad : e.forbidden_output) {
+        auto it = std::find_if(lines.begin(), lines.end(),
+                               [&](const std::string& s) { return s.find(bad) != s.npos; });
+        if (it != lines.end()) {
+            problems.push_back("the output still says \"" + bad + "\": \"" + *it + "\"");
+        }
+    }
     return problems;
 }
 

@@ -34,6 +34,10 @@ struct expectation {
     std::vector<std::string> findings;
     /// Substrings that must appear in stdout, each on its own line, in this order.
     std::vector<std::string> output;
+    /// Substrings that must appear on no stdout line (lessons.toml `forbidden_output`): the
+    /// scaffold's verdict lines for the pitfall ("updates were lost"), so that a fix that
+    /// still shows the pitfall fails even when it also prints the lines `output` wants.
+    std::vector<std::string> forbidden_output;
 };
 
 /// One [[lesson]] of lessons.toml.
@@ -71,6 +75,24 @@ struct manifest {
     /// The folder of a lesson: source_dir/lessons/<name>.
     [[nodiscard]] fs::path dir(const lesson& l) const { return source_dir / "lessons" / l.name; }
 };
+
+/// A program of tests/lessons/NN-slug/: a whole variant of broken.cpp as a participant could
+/// write it. `right-<what>.cpp` is a correct fix the lesson must accept; `wrong-<what>.cpp` a
+/// known wrong fix it must reject. Each file starts with a comment saying which (and why).
+struct variant {
+    std::string stem;  ///< "right-lock", "wrong-detach-and-sleep"
+    bool right = false;
+    fs::path source;
+    std::string why;  ///< the file's leading comment, joined into one line
+};
+
+/// The variants of a lesson, sorted by stem: right-*.cpp and wrong-*.cpp in
+/// source_dir/tests/lessons/<name>/ (none when the folder does not exist).
+std::vector<variant> variants_of(const manifest& m, const lesson& l);
+/// The program of a variant: build_dir()/tests/lessons/<name>/<stem>.
+fs::path variant_path(const lesson& l, const variant& v);
+/// The CMake target of a variant: lesson_NN_variant_<stem> with '-' as '_'.
+std::string variant_target(const lesson& l, const variant& v);
 
 /// Edit distance (for "did you mean"): insertions, deletions, substitutions and swaps of two
 /// adjacent letters count one each (optimal string alignment).
@@ -205,8 +227,12 @@ int cmd_list(const manifest& m, const options& o);
 int cmd_run(const manifest& m, const options& o, const std::string& name, bool fixed,
             bool no_debug);
 int cmd_hint(const manifest& m, const options& o, const std::string& name);
+/// verify: runs each lesson's shipped programs (broken must give exactly its findings and
+/// lines, fixed none of its forbidden ones), two at a time. With `variants`, runs instead the
+/// lesson's tests/lessons/ variants as a participant's copy is judged ("workspace"): every
+/// right-* must pass and every wrong-* must fail; each line says which, and why.
 int cmd_verify(const manifest& m, const options& o, const std::vector<std::string>& names,
-               bool json);
+               bool json, bool variants = false);
 int cmd_watch(const manifest& m, const options& o, const std::string& name);
 int cmd_reset(const manifest& m, const options& o, const std::string& name);
 int cmd_solution(const manifest& m, const options& o, const std::string& name);

@@ -143,6 +143,73 @@ no-command)
     expect_in "$out" "Start here:"
     expect_in "$out" "0 of $total done"
     ;;
+forbidden-output)
+    # forbidden_output: a stand-in fixed program of the first lesson that prints every line the
+    # fix must print, and also a verdict line the fix must not print, must fail verify; the
+    # same program without that line must pass.
+    eval "$(python3 - "$src/lessons/lessons.toml" "$first" <<'PY'
+import shlex, sys, tomllib
+l = next(x for x in tomllib.load(open(sys.argv[1], "rb"))["lesson"] if x["name"] == sys.argv[2])
+f = l.get("fixed", {})
+print("want=" + shlex.quote("\n".join(f.get("output", []))))
+print("bad=" + shlex.quote((f.get("forbidden_output") or [""])[0]))
+PY
+)"
+    [ -n "$bad" ] || fail "lesson $first has no forbidden_output to test"
+    fake=$ws/build
+    mkdir -p "$fake/lessons/$first"
+    stand_in() {  # stand_in PROGRAM LINES...: prints the lines, writes an empty debug report
+        printf '%s\n' '#!/bin/sh' \
+            'report=$(printf "%s" "$ASYNC_DEBUG" | sed -n "s/.*report=\([^,]*\).*/\1/p")' \
+            'printf "{\"schema\": \"aio-debug-report\", \"findings\": [], \"counts\": {}}" > "$report"' \
+            'cat <<"EOF"' "${@:2}" 'EOF' > "$1"
+        chmod +x "$1"
+    }
+    stand_in "$fake/lessons/$first/broken" "$(python3 -c 'import sys, tomllib; l = next(x for x in tomllib.load(open(sys.argv[1], "rb"))["lesson"] if x["name"] == sys.argv[2]); print("\n".join(l.get("broken", {}).get("output", [])))' "$src/lessons/lessons.toml" "$first")"
+    stand_in "$fake/lessons/$first/fixed" "$want" "[ 0.50 s] $bad"
+    out=$(AIO_LESSONS_BUILD_DIR=$fake "$runner" --no-build verify "$first"); status=$?
+    [ $status -eq 1 ] || fail "a fix that prints '$bad' passed (status $status):"$'\n'"$out"
+    expect_in "$out" "the output still says \"$bad\""
+    stand_in "$fake/lessons/$first/fixed" "$want"
+    out=$(AIO_LESSONS_BUILD_DIR=$fake "$runner" --no-build verify "$first") ||
+        fail "the same fix without '$bad' failed:"$'\n'"$out"
+    ;;
+variants-judged)
+    # verify --variants with stand-in programs for the first lesson's variants: a wrong fix
+    # that passes fails the check, a right fix that fails fails it, and the two as they should
+    # be pass it.
+    mapfile -t stems < <(ls "$src/tests/lessons/$first" 2>/dev/null | sed -n 's/^\(\(right\|wrong\)-.*\)\.cpp$/\1/p')
+    [[ " ${stems[*]}" == *" right-"* && " ${stems[*]}" == *" wrong-"* ]] ||
+        fail "tests/lessons/$first needs a right-* and a wrong-* variant; it has: ${stems[*]}"
+    want=$(python3 -c 'import sys, tomllib; l = next(x for x in tomllib.load(open(sys.argv[1], "rb"))["lesson"] if x["name"] == sys.argv[2]); print("\n".join(l.get("fixed", {}).get("output", [])))' "$src/lessons/lessons.toml" "$first")
+    fake=$ws/build
+    mkdir -p "$fake/tests/lessons/$first"
+    # stand_ins PASSING_PREFIX: variants whose name starts with it pass, the others exit 3.
+    stand_ins() {
+        for stem in "${stems[@]}"; do
+            p=$fake/tests/lessons/$first/$stem
+            if [[ $stem == "$1"* ]]; then
+                printf '%s\n' '#!/bin/sh' \
+                    'report=$(printf "%s" "$ASYNC_DEBUG" | sed -n "s/.*report=\([^,]*\).*/\1/p")' \
+                    'printf "{\"schema\": \"aio-debug-report\", \"findings\": [], \"counts\": {}}" > "$report"' \
+                    'cat <<"EOF"' "$want" 'EOF' > "$p"
+            else
+                printf '%s\n' '#!/bin/sh' 'exit 3' > "$p"
+            fi
+            chmod +x "$p"
+        done
+    }
+    stand_ins "wrong-"
+    out=$(AIO_LESSONS_BUILD_DIR=$fake "$runner" --no-build verify --variants "$first"); status=$?
+    [ $status -eq 1 ] || fail "passing wrong fixes and failing right ones passed verify:"$'\n'"$out"
+    expect_in "$out" "PASSED, but it is a wrong fix the lesson must reject"
+    expect_in "$out" "exited with status 3 (expected 0)"
+    stand_ins "right-"
+    out=$(AIO_LESSONS_BUILD_DIR=$fake "$runner" --no-build verify --variants "$first") ||
+        fail "right fixes passing and wrong ones failing did not pass verify:"$'\n'"$out"
+    expect_in "$out" "rejected, as it must be: exited with status 3"
+    expect_in "$out" "${#stems[@]} programs, 0 failed"
+    ;;
 *)
     fail "unknown case"
     ;;

@@ -16,9 +16,18 @@ set_tests_properties("lessons: verify --all (every broken shows its findings, ev
                      RUN_SERIAL TRUE
                      ENVIRONMENT "AIO_LESSONS_WORKSPACE=${CMAKE_CURRENT_BINARY_DIR}/test-workspace-verify")
 
+# The fixes of tests/lessons/: every right-* passes as a participant's copy, every wrong-* is
+# rejected (verify --variants; built by the lesson_variants target, part of the tests' build).
+add_test(NAME "lessons: verify --variants (every right fix passes, every known wrong fix fails)"
+         COMMAND aio_lessons_runner --no-build verify --variants)
+set_tests_properties("lessons: verify --variants (every right fix passes, every known wrong fix fails)"
+                     PROPERTIES LABELS "lessons" TIMEOUT 300 RUN_SERIAL TRUE
+                     ENVIRONMENT "AIO_LESSONS_WORKSPACE=${CMAKE_CURRENT_BINARY_DIR}/test-workspace-variants")
+
 # The runner's commands, each in a fresh temporary workspace (test_runner.sh CASE RUNNER).
 foreach(case list hint-levels reset reset-keeps-every-version watch-save-during-run
-             unknown-name unknown-number solution-locked verify-json no-command)
+             unknown-name unknown-number solution-locked verify-json no-command
+             forbidden-output variants-judged)
   add_test(NAME "lessons runner: ${case}"
            COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/test_runner.sh ${case} $<TARGET_FILE:aio_lessons_runner>)
   set_tests_properties("lessons runner: ${case}" PROPERTIES LABELS "lessons;runner" TIMEOUT 60)

@@ -1,0 +1,63 @@
+// Wrong: the handles are gathered, but without return_exceptions gather raises at the first
+// failure and the import returns while the slower saves still run.
+#include "lesson.hpp"
+
+#include <aio/aio.hpp>
+
+#include <stdexcept>
+
+using namespace std::chrono_literals;
+
+int saved = 0;
+int saving = 0;            // saves running right now (the lesson's check reads it)
+double last_save_end = 0;  // when the last save ended, in seconds since lesson::start()
+
+// Saving one record: a write to a database (the wait stands for it).
+void save_record(int id) {
+    ++saving;
+    try {
+        aio::sleep(std::chrono::milliseconds(40 * id));
+        if (id == 2) {
+            throw std::runtime_error("record 2: constraint violation");
+        }
+    } catch (...) {
+        --saving;
+        last_save_end = lesson::elapsed();
+        throw;
+    }
+    --saving;
+    last_save_end = lesson::elapsed();
+    ++saved;
+    lesson::say("record %d saved", id);
+}
+
+void import_records() {
+    std::vector<aio::task<void>> saves;
+    for (int id = 1; id <= 8; ++id) {
+        saves.push_back(aio::create_task(save_record, id));
+    }
+    try {
+        aio::gather(saves);
+    } catch (const std::exception& e) {
+        lesson::say("FAILED: %s", e.what());
+    }
+}
+
+// ---- the lesson's checks: do not edit below this line (the runner reads what it prints) ----
+int main() {
+    aio::run([] {
+        lesson::start();
+        import_records();
+        double idle_ms = (lesson::elapsed() - last_save_end) * 1e3;
+        lesson::say("import finished: %d of 8 records saved", saved);
+        if (saving > 0) {
+            lesson::say("check: %d saves were still running when the import returned", saving);
+        } else if (idle_ms > 100) {
+            lesson::say("check: the import idled %.0f ms after the last save ended: it guessed "
+                        "how long to wait instead of waiting for the saves",
+                        idle_ms);
+        } else {
+            lesson::say("check: the import ended when its last save did");
+        }
+    });
+}
