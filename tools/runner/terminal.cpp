@@ -75,10 +75,11 @@ key_input::~key_input() {
 }
 
 void key_input::begin_keys() {
-    pending_.clear();
+    // Not on a terminal, what is read stays: "n\nq\n" in one read is two keys.
     if (!tty_ || raw_) {
         return;
     }
+    pending_.clear();
     raw_active = 1;
     // TCSAFLUSH: what was typed during the run (r, q pressed while it ran) is dropped rather
     // than acted on late.

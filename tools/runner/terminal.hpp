@@ -32,7 +32,8 @@ public:
     [[nodiscard]] bool is_terminal() const { return tty_; }
     /// stdin reached its end: no key will come.
     [[nodiscard]] bool closed() const { return closed_; }
-    /// Raw mode on (a terminal only); keys typed before it (during a run) are dropped.
+    /// Raw mode on (a terminal only); keys typed before it (during a run) are dropped, so
+    /// call it before showing what the keys act on.
     void begin_keys();
     /// The terminal as it was before begin_keys().
     void end_keys();

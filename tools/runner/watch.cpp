@@ -130,10 +130,12 @@ int cmd_watch(const manifest& m, const options& o, const std::string& name) {
             note = display(copy) + " was saved during the run: running it again.";
             continue;
         }
+        // Keys first: one typed as soon as the status shows must not be dropped as typed
+        // during the run.
+        keys.begin_keys();
         print_status(m, ws, *l, out, keys);
 
         enum class step { rerun, next, quit } what = step::rerun;
-        keys.begin_keys();
         auto saved_at = std::chrono::steady_clock::now();
         for (bool waiting = true; waiting;) {
             char key = keys.wait_key(250ms);
