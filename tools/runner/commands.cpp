@@ -1,6 +1,7 @@
 // The runner's commands. Each returns the process exit status: 0 success, 1 a lesson did not
 // pass (or verify failed); user errors are thrown as user_error (status 2, in main.cpp).
 #include "paths.hpp"
+#include "progress.hpp"
 #include "runner.hpp"
 
 #include <algorithm>
@@ -16,9 +17,6 @@
 
 namespace lessons {
 
-namespace {
-
-// A path as the user should type it: relative to the working directory when under it.
 std::string display(const fs::path& p) {
     std::error_code ec;
     fs::path abs = fs::absolute(p, ec).lexically_normal();
@@ -28,6 +26,8 @@ std::string display(const fs::path& p) {
     }
     return abs.string();
 }
+
+namespace {
 
 std::string seconds(double s) {
     char buf[32];
@@ -39,6 +39,8 @@ std::string debug_options(const fs::path& report_path, bool color) {
     return std::string("1,report=") + report_path.string() +
            (color ? ",color=always" : ",color=never");
 }
+
+}  // namespace
 
 const lesson* first_pending(const manifest& m, const workspace& ws) {
     for (const auto& l : m.lessons) {
@@ -60,13 +62,14 @@ const lesson* next_pending_after(const manifest& m, const workspace& ws, const l
     return first_pending(m, ws);
 }
 
-// Builds and runs the participant's copy (or the shipped fix), prints what happened and
-// judges it. Returns true when it passes.
-bool run_once(const manifest& m, const options& o, workspace& ws, const lesson& l, bool fixed,
-              bool no_debug) {
+lesson_outcome run_lesson(const manifest& m, const options& o, workspace& ws, const lesson& l,
+                          bool fixed, bool no_debug) {
     std::string kind = fixed ? "fixed" : "workspace";
     fs::path copy = ws.copy_of(l);
     if (!fixed) {
+        ws.record_run(l.name, std::chrono::duration_cast<std::chrono::seconds>(
+                                  std::chrono::system_clock::now().time_since_epoch())
+                                  .count());
         if (ws.ensure_copy(m, l)) {
             std::printf("created %s, a copy of lessons/%s/broken.cpp: edit this copy\n",
                         display(copy).c_str(), l.name.c_str());
@@ -123,7 +126,7 @@ bool run_once(const manifest& m, const options& o, workspace& ws, const lesson& 
             std::printf("compare with the shipped fix: %s solution %s\n", self_command().c_str(),
                         l.number().c_str());
         }
-        return true;
+        return {true, {}};
     }
     std::printf("not passing yet:\n");
     for (const auto& p : problems) {
@@ -133,10 +136,8 @@ bool run_once(const manifest& m, const options& o, workspace& ws, const lesson& 
         std::printf("edit %s (look for the TODO); stuck? %s hint %s\n", display(copy).c_str(),
                     self_command().c_str(), l.number().c_str());
     }
-    return false;
+    return {false, problems};
 }
-
-}  // namespace
 
 int cmd_list(const manifest& m, const options& o) {
     workspace ws(o.workspace);
@@ -175,8 +176,18 @@ int cmd_run(const manifest& m, const options& o, const std::string& name, bool f
     if (!fixed) {
         ws.set_current(l.name);
     }
-    bool ok = run_once(m, o, ws, l, fixed, no_debug);
+    bool ok = false;
+    try {
+        ok = run_lesson(m, o, ws, l, fixed, no_debug).passed;
+    } catch (const user_error&) {
+        ws.save();  // the attempt counts, and the facilitator sees it
+        report_progress(m, ws);
+        throw;
+    }
     ws.save();
+    if (!fixed) {
+        report_progress(m, ws);
+    }
     return ok ? 0 : 1;
 }
 
@@ -370,68 +381,6 @@ int cmd_verify(const manifest& m, const options& o, const std::vector<std::strin
                     variants ? " --variants" : "", jobs.size(), failed, skipped);
     }
     return failed == 0 ? 0 : 1;
-}
-
-int cmd_watch(const manifest& m, const options& o, const std::string& name) {
-    workspace ws(o.workspace);
-    const lesson* l = nullptr;
-    if (!name.empty()) {
-        l = &m.find(name);
-    } else if (!ws.current().empty() && !ws.done(ws.current())) {
-        l = &m.find(ws.current());
-    } else {
-        l = first_pending(m, ws);
-    }
-    if (l == nullptr) {
-        std::printf("every lesson is done. `%s list` shows them; `%s reset NAME` starts one "
-                    "again.\n",
-                    self_command().c_str(), self_command().c_str());
-        return 0;
-    }
-    for (;;) {
-        ws.set_current(l->name);
-        ws.ensure_copy(m, *l);
-        ws.save();
-        fs::path copy = ws.copy_of(*l);
-        // The copy's time before the build and the run: a save made while they go on is a
-        // change to run, not the starting point of the next wait.
-        std::error_code ec;
-        auto seen = fs::last_write_time(copy, ec);
-        bool passed = false;
-        try {
-            passed = run_once(m, o, ws, *l, false, false);
-        } catch (const user_error& e) {
-            std::printf("%s\n", e.what());  // a failed build: show it and keep watching
-        }
-        ws.save();
-        if (passed) {
-            l = next_pending_after(m, ws, *l);
-            if (l == nullptr) {
-                std::printf("\nevery lesson is done. Well done!\n");
-                return 0;
-            }
-            std::printf("\nnext: %s (%s); edit %s. Running it as shipped:\n\n", l->name.c_str(),
-                        l->title.c_str(), display(ws.copy_of(*l)).c_str());
-            continue;
-        }
-        if (auto now = fs::last_write_time(copy, ec); !ec && now != seen) {
-            std::printf("\n%s was saved during the run: running it again.\n\n",
-                        display(copy).c_str());
-            continue;
-        }
-        std::printf("\nwatching %s: save it to re-run; Ctrl-C to stop.\n", display(copy).c_str());
-        std::fflush(stdout);
-        for (;;) {
-            std::this_thread::sleep_for(std::chrono::milliseconds(250));
-            auto now = fs::last_write_time(copy, ec);
-            if (!ec && now != seen) {
-                // Editors write in several steps; let the file settle.
-                std::this_thread::sleep_for(std::chrono::milliseconds(150));
-                break;
-            }
-        }
-        std::printf("\n");
-    }
 }
 
 int cmd_reset(const manifest& m, const options& o, const std::string& name) {

@@ -1,6 +1,7 @@
 // tools/lessons: a rustlings-style runner for aio's lessons. `tools/lessons --help` lists the
 // commands; docs/workshop.md is the facilitator's guide.
 #include "paths.hpp"
+#include "progress.hpp"
 #include "runner.hpp"
 
 #include <cstdio>
@@ -50,13 +51,28 @@ int main(int argc, char** argv) {
     verify->add_flag("--variants", variants,
                      "run the fixes of tests/lessons/ instead: right-* must pass, wrong-* fail");
     auto* watch = app.add_subcommand(
-        "watch", "re-run the current lesson each time you save your copy; moves on when it passes");
+        "watch", "run the current lesson, again on each save of your copy; keys: h hint, n next, "
+                 "r re-run, l list, q quit");
     watch->add_option("name", name, "lesson to start with (default: the current one)");
     auto* reset = app.add_subcommand(
         "reset", "put the shipped broken.cpp back in your copy (yours goes to backups/)");
     reset->add_option("name", name, "lesson")->required();
     auto* solution = app.add_subcommand("solution", "show the shipped fix (once your copy passes)");
     solution->add_option("name", name, "lesson")->required();
+
+    auto* progress = app.add_subcommand(
+        "progress", "your progress (runs, hints, time per lesson); --serve: the room's collector");
+    bool serve = false;
+    std::string host = "0.0.0.0";
+    int port = 8765;
+    progress->add_flag("--json", json, "print it as JSON (what is sent to a collector)");
+    progress->add_flag("--serve", serve,
+                       "run the collector: participants' runners report to it when "
+                       "AIO_LESSONS_REPORT=http://HOST:PORT is set; open http://HOST:PORT/");
+    progress->add_option("--host", host, "with --serve: the address to listen on")
+        ->capture_default_str();
+    progress->add_option("--port", port, "with --serve: the port (0: a free one)")
+        ->capture_default_str();
 
     try {
         app.parse(argc, argv);
@@ -85,6 +101,15 @@ int main(int argc, char** argv) {
         }
         if (*watch) {
             return cmd_watch(m, o, name);
+        }
+        if (*progress) {
+            if (serve && json) {
+                throw user_error("progress: --serve and --json do not go together");
+            }
+            if (!serve && (progress->count("--port") > 0 || progress->count("--host") > 0)) {
+                throw user_error("progress: --host and --port go with --serve");
+            }
+            return serve ? cmd_progress_serve(m, host, port) : cmd_progress(m, o, json);
         }
         if (*reset) {
             return cmd_reset(m, o, name);

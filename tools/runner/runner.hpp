@@ -3,12 +3,16 @@
 //   state.cpp     the workspace: participants' copies, progress (.lessons-state.toml)
 //   process.cpp   builds (cmake --build) and runs one lesson program with a time limit
 //   report.cpp    reads the debug report (JSON), judges a run against the lesson's expectations
-//   commands.cpp  list, run, hint, verify, watch, reset, solution
+//   commands.cpp  list, run, hint, verify, reset, solution; one run of a lesson (run_lesson)
+//   watch.cpp     watch: re-run on save, a status, single keys (terminal.cpp: raw keys)
+//   progress.cpp  progress --json, the report to a collector, the collector (progress --serve)
 //   main.cpp      the command line (CLI11)
-// The runner is a plain program: lessons run as child processes, never inside it.
+// Lessons run as child processes, never inside the runner. Only the progress report and the
+// collector use aio itself (its HTTP client and server, aio::runtime without debug mode).
 #pragma once
 
 #include <chrono>
+#include <cstdint>
 #include <filesystem>
 #include <map>
 #include <optional>
@@ -98,6 +102,17 @@ std::string variant_target(const lesson& l, const variant& v);
 /// adjacent letters count one each (optimal string alignment).
 std::size_t edit_distance(const std::string& a, const std::string& b);
 
+/// What the workspace keeps of one lesson (.lessons-state.toml; a key missing from an older
+/// state file reads as 0/false).
+struct lesson_progress {
+    bool done = false;
+    int hints = 0;               ///< hint levels shown
+    int attempts = 0;            ///< runs of the participant's copy (a failed build counts)
+    std::int64_t first_run = 0;  ///< Unix time of the first run; 0: never run
+    std::int64_t passed_at = 0;  ///< Unix time it first passed; 0: not yet
+    std::int64_t watched = 0;    ///< seconds `watch` spent on it (wall time, summed)
+};
+
 /// The participant's folder: copies of broken.cpp and progress.
 class workspace {
 public:
@@ -120,7 +135,15 @@ public:
     fs::path reset(const manifest& m, const lesson& l);
 
     [[nodiscard]] bool done(const std::string& name) const;
+    /// Marks the lesson done or not; the first time it becomes done also records when.
     void set_done(const std::string& name, bool done);
+    /// The lesson's progress (all zero when it has none).
+    [[nodiscard]] lesson_progress progress_of(const std::string& name) const;
+    /// Counts one run of the participant's copy, at Unix time `now` (the first one also sets
+    /// first_run).
+    void record_run(const std::string& name, std::int64_t now);
+    /// Adds `seconds` of watching to the lesson (negative values are ignored).
+    void add_watched(const std::string& name, std::int64_t seconds);
     /// Hint levels already shown.
     [[nodiscard]] int hints_shown(const std::string& name) const;
     void set_hints_shown(const std::string& name, int n);
@@ -132,13 +155,9 @@ public:
 
 private:
     void create_root() const;
-    struct progress {
-        bool done = false;
-        int hints = 0;
-    };
     fs::path root_;
     std::string current_;
-    std::map<std::string, progress> progress_;
+    std::map<std::string, lesson_progress> progress_;
 };
 
 /// What became of one run of a lesson program.
@@ -222,6 +241,25 @@ struct options {
     fs::path workspace;
     bool build = true;  ///< false: use the programs already built (--no-build; CI)
 };
+
+/// What one run of a lesson came to (run_lesson).
+struct lesson_outcome {
+    bool passed = false;
+    std::vector<std::string> problems;  ///< what was not met, first first; empty when passed
+};
+
+/// Builds and runs the participant's copy (or with `fixed` the shipped fix), shows its output
+/// as it comes, judges it and prints the verdict. A run of the copy counts as an attempt and a
+/// pass under debug mode marks the lesson done, in `ws` (the caller saves it). Throws
+/// user_error when the build fails (the attempt is counted first).
+lesson_outcome run_lesson(const manifest& m, const options& o, workspace& ws, const lesson& l,
+                          bool fixed, bool no_debug);
+/// The first lesson not done, or nullptr.
+const lesson* first_pending(const manifest& m, const workspace& ws);
+/// The next lesson not done after `cur`, wrapping around to the first; nullptr when all are.
+const lesson* next_pending_after(const manifest& m, const workspace& ws, const lesson& cur);
+/// A path as the user should type it: relative to the working directory when under it.
+std::string display(const fs::path& p);
 
 int cmd_list(const manifest& m, const options& o);
 int cmd_run(const manifest& m, const options& o, const std::string& name, bool fixed,

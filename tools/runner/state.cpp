@@ -1,8 +1,11 @@
 // The workspace: the participant's copies of broken.cpp and .lessons-state.toml, which keeps
-// which lessons pass, how many hint levels were shown and the current lesson.
+// the current lesson and, per lesson, whether it passes, the hint levels shown, the runs, when
+// the first run was and when it passed, and the time spent watching it. A state file written
+// before some of these keys existed reads them as 0.
 #include "runner.hpp"
 
 #include <algorithm>
+#include <chrono>
 #include <fstream>
 #include <sstream>
 
@@ -33,9 +36,13 @@ workspace::workspace(fs::path root)
     if (const toml::table* ls = doc["lessons"].as_table()) {
         for (const auto& [name, v] : *ls) {
             if (const toml::table* t = v.as_table()) {
-                progress p;
+                lesson_progress p;
                 p.done = (*t)["done"].value_or(false);
                 p.hints = static_cast<int>((*t)["hints"].value_or(0));
+                p.attempts = static_cast<int>((*t)["attempts"].value_or(0));
+                p.first_run = (*t)["first_run"].value_or(std::int64_t{0});
+                p.passed_at = (*t)["passed_at"].value_or(std::int64_t{0});
+                p.watched = (*t)["watched"].value_or(std::int64_t{0});
                 progress_[std::string(name.str())] = p;
             }
         }
@@ -107,7 +114,32 @@ bool workspace::done(const std::string& name) const {
 }
 
 void workspace::set_done(const std::string& name, bool done) {
-    progress_[name].done = done;
+    lesson_progress& p = progress_[name];
+    if (done && !p.done && p.passed_at == 0) {
+        p.passed_at = std::chrono::duration_cast<std::chrono::seconds>(
+                          std::chrono::system_clock::now().time_since_epoch())
+                          .count();
+    }
+    p.done = done;
+}
+
+lesson_progress workspace::progress_of(const std::string& name) const {
+    auto it = progress_.find(name);
+    return it == progress_.end() ? lesson_progress{} : it->second;
+}
+
+void workspace::record_run(const std::string& name, std::int64_t now) {
+    lesson_progress& p = progress_[name];
+    ++p.attempts;
+    if (p.first_run == 0) {
+        p.first_run = now;
+    }
+}
+
+void workspace::add_watched(const std::string& name, std::int64_t seconds) {
+    if (seconds > 0) {
+        progress_[name].watched += seconds;
+    }
 }
 
 int workspace::hints_shown(const std::string& name) const {
@@ -123,7 +155,12 @@ void workspace::save() const {
     create_root();
     toml::table ls;
     for (const auto& [name, p] : progress_) {
-        ls.insert(name, toml::table{{"done", p.done}, {"hints", p.hints}});
+        ls.insert(name, toml::table{{"done", p.done},
+                                    {"hints", p.hints},
+                                    {"attempts", p.attempts},
+                                    {"first_run", p.first_run},
+                                    {"passed_at", p.passed_at},
+                                    {"watched", p.watched}});
     }
     toml::table doc{{"current", current_}, {"lessons", ls}};
     fs::path file = root_ / state_file;

@@ -18,6 +18,44 @@ first=$(sed -n 's/^name = "\(.*\)"/\1/p' "$src/lessons/lessons.toml" | head -1)
 total=$(grep -c '^\[\[lesson\]\]' "$src/lessons/lessons.toml")
 [ -n "$first" ] || fail "no lesson in lessons.toml"
 
+# fake_lesson LESSON pass|fail: a stand-in workspace program of LESSON in the build tree
+# $ws/build (AIO_LESSONS_BUILD_DIR) that passes (it writes an empty debug report where
+# ASYNC_DEBUG says and prints the lines lessons.toml wants from a fix) or fails (prints a line
+# and no report).
+fake_lesson() {
+    local dir=$ws/build/lessons/$1
+    mkdir -p "$dir"
+    if [ "$2" = pass ]; then
+        python3 - "$src/lessons/lessons.toml" "$1" > "$dir/workspace" <<'PY' || fail "no fake for $1"
+import sys, tomllib
+lessons = tomllib.load(open(sys.argv[1], "rb"))["lesson"]
+want = next(l for l in lessons if l["name"] == sys.argv[2])["fixed"].get("output", [])
+print("#!/bin/sh")
+print('r=${ASYNC_DEBUG#*report=}; r=${r%%,*}')
+print("""printf '%s' '{"schema":"aio-debug-report","findings":[],"counts":{}}' > "$r" """)
+for line in want:
+    print("printf '%s\\n' '" + line.replace("'", "'\\''") + "'")
+PY
+    else
+        printf '#!/bin/sh\necho "still broken"\n' > "$dir/workspace"
+    fi
+    chmod +x "$dir/workspace"
+}
+second=$(sed -n 's/^name = "\(.*\)"/\1/p' "$src/lessons/lessons.toml" | sed -n 2p)
+drive() { python3 "$src/tools/runner/pty_drive.py" "$@"; }
+# start_collector: `progress --serve` on a free port of 127.0.0.1; sets cpid and port.
+start_collector() {
+    "$runner" progress --serve --host 127.0.0.1 --port 0 > "$ws/collector.out" 2>&1 &
+    cpid=$!
+    trap 'kill "$cpid" 2>/dev/null; rm -rf "$ws"' EXIT
+    for _ in $(seq 100); do
+        port=$(sed -n 's|.*Running on http://127.0.0.1:\([0-9]*\).*|\1|p' "$ws/collector.out")
+        [ -n "$port" ] && return
+        sleep 0.1
+    done
+    fail "the collector did not start:"$'\n'"$(cat "$ws/collector.out")"
+}
+
 case $case_name in
 list)
     out=$("$runner" list) || fail "list exited $?"
@@ -209,6 +247,138 @@ variants-judged)
         fail "right fixes passing and wrong ones failing did not pass verify:"$'\n'"$out"
     expect_in "$out" "rejected, as it must be: exited with status 3"
     expect_in "$out" "${#stems[@]} programs, 0 failed"
+    ;;
+watch-status-and-next)
+    # On a terminal: a clear screen, the status after the run, no moving on by itself after
+    # PASSED, and `n` moves to the next lesson.
+    fake_lesson "$first" pass
+    fake_lesson "$second" fail
+    AIO_LESSONS_BUILD_DIR=$ws/build drive \
+        'expect:\e[2J' "expect:== $first:" "expect:lesson    $first:" \
+        'expect:status    PASSED (run 1' "expect:press n for the next lesson, $second" \
+        'expect:progress  [' 'expect:1 of '"$total"' done' 'expect:keys      h hint' \
+        raw "absent:1.5:== $second" send:n "expect:next: $second" "expect:== $second:" \
+        'expect:status    not passing yet (run 1' 'expect:no debug report was written' \
+        send:q 'expect:stopped watching' exit:0 \
+        -- "$runner" --no-build watch "$first" > "$ws/drive.out" || fail "$(cat "$ws/drive.out")"
+    grep -q '^status    PASSED' "$ws/drive.out" || fail "no status line"
+    ;;
+watch-hint-and-quit)
+    # h shows the next hint level (and counts it), q quits, and the terminal is as it was:
+    # echo and line buffering back on, in the shell that started watch.
+    fake_lesson "$first" fail
+    AIO_LESSONS_BUILD_DIR=$ws/build drive \
+        'expect:status    not passing yet' 'expect:keys      h hint' raw \
+        send:h "expect:hint 1/" send:h "expect:hint 2/" send:x "expect:'x' is no key of watch" \
+        send:q 'expect:stopped watching' 'expect:runner-exit=0' cooked \
+        -- sh -c '"$0" --no-build watch "$1"; echo "runner-exit=$?"; sleep 5' "$runner" "$first" \
+        > "$ws/drive.out" || fail "$(cat "$ws/drive.out")"
+    grep -q 'hints = 2' "$ws/.lessons-state.toml" || fail "the hints shown in watch were not kept"
+    ;;
+watch-line-mode)
+    # Not on a terminal: no escape codes; keys come as lines ("n" then Enter).
+    fake_lesson "$first" pass
+    fake_lesson "$second" fail
+    { sleep 2; echo n; sleep 3; echo q; } |
+        AIO_LESSONS_BUILD_DIR=$ws/build timeout 20 "$runner" --no-build watch "$first" > "$ws/watch.out" 2>&1
+    status=$?
+    out=$(cat "$ws/watch.out")
+    [ $status -eq 0 ] || fail "watch exited $status:"$'\n'"$out"
+    [[ $out != *$'\e'* ]] || fail "escape codes in a pipe:"$'\n'"$out"
+    expect_in "$out" "press n for the next lesson, $second"
+    expect_in "$out" "(a letter, then Enter)"
+    expect_in "$out" "== $second:"
+    expect_in "$out" "stopped watching; "
+    ;;
+progress-json)
+    # Runs, hints and the pass are counted; an old state file (done and hints only) still reads.
+    fake_lesson "$first" fail
+    for _ in 1 2 3; do
+        AIO_LESSONS_BUILD_DIR=$ws/build "$runner" --no-build run "$first" >/dev/null 2>&1
+    done
+    "$runner" hint "$first" >/dev/null || fail "hint exited $?"
+    fake_lesson "$first" pass
+    AIO_LESSONS_BUILD_DIR=$ws/build "$runner" --no-build run "$first" >/dev/null 2>&1 ||
+        fail "the passing stand-in did not pass"
+    AIO_LESSONS_NAME=ada "$runner" progress --json > "$ws/p.json" || fail "progress --json exited $?"
+    python3 - "$first" "$ws/p.json" "$total" <<'PY' || fail "progress --json: $(cat "$ws/p.json")"
+import json, sys
+p = json.load(open(sys.argv[2]))
+assert p["schema"] == "aio-lessons-progress" and p["name"] == "ada", p
+assert p["done"] == 1 and p["total"] == int(sys.argv[3]) and p["current"] == sys.argv[1], p
+l = next(x for x in p["lessons"] if x["name"] == sys.argv[1])
+assert l["attempts"] == 4 and l["hints"] == 1 and l["done"], l
+assert l["first_run"] > 0 and l["passed_at"] >= l["first_run"] and l["seconds"] >= 0, l
+assert all(x["attempts"] == 0 for x in p["lessons"] if x["name"] != sys.argv[1]), p
+PY
+    printf 'current = ""\n[lessons."%s"]\ndone = true\nhints = 2\n' "$first" > "$ws/.lessons-state.toml"
+    out=$("$runner" progress --json) || fail "progress --json on an old state file exited $?"
+    expect_in "$out" '"attempts": 0'
+    expect_in "$out" '"done": 1'
+    ;;
+collector-report)
+    # A runner told where the collector is reports each run; the collector's JSON has it, and
+    # its page shows a hostile name as text.
+    start_collector
+    fake_lesson "$first" fail
+    name='<script>alert(1)</script>'
+    for _ in 1 2; do
+        AIO_LESSONS_NAME=$name AIO_LESSONS_REPORT=http://127.0.0.1:$port AIO_LESSONS_BUILD_DIR=$ws/build \
+            "$runner" --no-build run "$first" > "$ws/run.out" 2>&1
+    done
+    [[ $(cat "$ws/run.out") != *"could not report"* ]] || fail "the report failed: $(cat "$ws/run.out")"
+    python3 - "$port" "$first" "$name" <<'PY' || fail "the collector's answers (above)"
+import json, sys, urllib.request
+base = "http://127.0.0.1:%s" % sys.argv[1]
+room = json.load(urllib.request.urlopen(base + "/progress.json", timeout=5))
+assert len(room) == 1, room
+p = room[0]
+assert p["name"] == sys.argv[3] and p["current"] == sys.argv[2], p
+assert p["attempts_on_current"] == 2 and p["done"] == 0, p
+page = urllib.request.urlopen(base + "/", timeout=5).read().decode()
+assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page, page
+assert "<script>" not in page, page
+PY
+    ;;
+collector-rejects-bad-input)
+    # Bad reports get a 400 that says what is wrong; a body over 64 KiB gets a 413.
+    start_collector
+    python3 - "$port" <<'PY' || fail "the collector's answers (above)"
+import json, urllib.request, urllib.error, sys
+url = "http://127.0.0.1:%s/report" % sys.argv[1]
+def post(body):
+    try:
+        r = urllib.request.urlopen(urllib.request.Request(url, data=body.encode(), method="POST"), timeout=5)
+        return r.status, r.read().decode()
+    except urllib.error.HTTPError as e:
+        return e.code, e.read().decode()
+good = {"schema": "aio-lessons-progress", "name": "x", "lessons": []}
+for body, want in [("{not json", "not JSON"), ("[]", "not a JSON object"),
+                   (json.dumps(dict(good, schema="other")), "'schema'"),
+                   (json.dumps(dict(good, name=7)), "'name' should be a string"),
+                   (json.dumps(dict(good, name="n" * 101)), "longer than 100"),
+                   (json.dumps(dict(good, lessons=[{"name": "a", "attempts": -1}])), "'attempts'")]:
+    status, text = post(body)
+    assert status == 400 and want in text, (body, status, text)
+status, text = post(json.dumps(dict(good, name="y" * 70000)))
+assert status == 413, (status, text)
+assert post(json.dumps(good))[0] == 200
+PY
+    ;;
+report-collector-down)
+    # A collector that is not there costs a run one warning line, not its result or its time.
+    fake_lesson "$first" pass
+    down=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+    start=$(date +%s%N)
+    AIO_LESSONS_REPORT=http://127.0.0.1:$down AIO_LESSONS_BUILD_DIR=$ws/build \
+        "$runner" --no-build run "$first" > "$ws/run.out" 2> "$ws/run.err"
+    status=$?
+    ms=$(( ($(date +%s%N) - start) / 1000000 ))
+    [ $status -eq 0 ] || fail "the run exited $status with the collector down:"$'\n'"$(cat "$ws/run.out" "$ws/run.err")"
+    expect_in "$(cat "$ws/run.out")" "PASSED"
+    [ "$(grep -c 'could not report progress' "$ws/run.err")" -eq 1 ] ||
+        fail "expected one warning line:"$'\n'"$(cat "$ws/run.err")"
+    [ "$ms" -lt 3000 ] || fail "the run took $ms ms with the collector down"
     ;;
 *)
     fail "unknown case"
