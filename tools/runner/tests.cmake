@@ -37,6 +37,12 @@ endforeach()
 
 # tools/lessons, the entry script, in a stand-in repository of its own.
 add_test(NAME "lessons runner: tools/lessons says it builds only when something is out of date"
-         COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/test_lessons_script.sh)
+         COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/test_lessons_script.sh builds)
 set_tests_properties("lessons runner: tools/lessons says it builds only when something is out of date"
                      PROPERTIES LABELS "lessons;runner" TIMEOUT 60)
+# tools/lessons doctor: on this machine, then with a package, a tool, a compiler faked away.
+foreach(case doctor-ready doctor-missing-package doctor-missing-tool doctor-old-compiler)
+  add_test(NAME "lessons runner: tools/lessons ${case}"
+           COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/test_lessons_script.sh ${case})
+  set_tests_properties("lessons runner: tools/lessons ${case}" PROPERTIES LABELS "lessons;runner" TIMEOUT 60)
+endforeach()
