@@ -79,5 +79,8 @@ int main() {
         lesson::say("part 2: the limits of a thread pool");
         limits(pool);
         lesson::stop(beat);
+        // The pool's destructor joins its threads, waiting on the loop's thread for each to
+        // wake up and exit (milliseconds on a loaded machine): join them on another thread.
+        aio::to_thread([&pool] { pool.shutdown(); });
     });
 }
