@@ -127,8 +127,9 @@ std::string build_targets(const std::vector<std::string>& targets) {
     }
     fs::path dir = build_dir();
     if (!fs::exists(dir / "build.ninja") && !fs::exists(dir / "Makefile")) {
-        throw user_error("the build tree " + dir.string() +
-                         " is not configured; run tools/lessons (it runs cmake --preset default)");
+        throw user_error(
+            "the build tree " + dir.string() +
+            " is not configured; run tools/lessons (it configures and builds the lessons)");
     }
     std::vector<std::string> argv = {paths::cmake, "--build", dir.string(), "--target"};
     argv.insert(argv.end(), targets.begin(), targets.end());
