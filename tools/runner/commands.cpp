@@ -133,8 +133,13 @@ lesson_outcome run_lesson(const manifest& m, const options& o, workspace& ws, co
         std::printf("  - %s\n", p.c_str());
     }
     if (!fixed) {
-        std::printf("edit %s (look for the TODO); stuck? %s hint %s\n", display(copy).c_str(),
-                    self_command().c_str(), l.number().c_str());
+        if (o.in_watch) {
+            std::printf("edit %s (look for the TODO); stuck? press h for a hint\n",
+                        display(copy).c_str());
+        } else {
+            std::printf("edit %s (look for the TODO); stuck? %s hint %s\n", display(copy).c_str(),
+                        self_command().c_str(), l.number().c_str());
+        }
     }
     return {false, problems};
 }
@@ -204,7 +209,9 @@ int cmd_hint(const manifest& m, const options& o, const std::string& name) {
     } else {
         std::printf("hint %d/%d for %s: %s\n", shown + 1, n, l.name.c_str(),
                     l.hints[static_cast<std::size_t>(shown)].c_str());
-        if (shown + 1 < n) {
+        if (shown + 1 < n && o.in_watch) {
+            std::printf("(press h again for the next level)\n");
+        } else if (shown + 1 < n) {
             std::printf("(run `%s hint %s` again for the next level)\n", self_command().c_str(),
                         l.number().c_str());
         }

@@ -240,6 +240,8 @@ void print_findings(const report& rep);
 struct options {
     fs::path workspace;
     bool build = true;  ///< false: use the programs already built (--no-build; CI)
+    /// Inside `watch`: messages name its keys ("press h") instead of commands to type.
+    bool in_watch = false;
 };
 
 /// What one run of a lesson came to (run_lesson).

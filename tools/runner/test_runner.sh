@@ -264,12 +264,14 @@ watch-status-and-next)
     grep -q '^status    PASSED' "$ws/drive.out" || fail "no status line"
     ;;
 watch-hint-and-quit)
-    # h shows the next hint level (and counts it), q quits, and the terminal is as it was:
-    # echo and line buffering back on, in the shell that started watch.
+    # h shows the next hint level (and counts it), watch's messages name its keys rather than
+    # commands, q quits, and the terminal is as it was: echo and line buffering back on, in
+    # the shell that started watch.
     fake_lesson "$first" fail
     AIO_LESSONS_BUILD_DIR=$ws/build drive \
-        'expect:status    not passing yet' 'expect:keys      h hint' raw \
-        send:h "expect:hint 1/" send:h "expect:hint 2/" send:x "expect:'x' is no key of watch" \
+        'expect:stuck? press h for a hint' 'expect:status    not passing yet' \
+        'expect:keys      h hint' raw \
+        send:h "expect:hint 1/" 'expect:press h again for the next level' send:h "expect:hint 2/" send:x "expect:'x' is no key of watch" \
         send:q 'expect:stopped watching' 'expect:runner-exit=0' cooked \
         -- sh -c '"$0" --no-build watch "$1"; echo "runner-exit=$?"; sleep 5' "$runner" "$first" \
         > "$ws/drive.out" || fail "$(cat "$ws/drive.out")"

@@ -74,7 +74,9 @@ void print_status(const manifest& m, const workspace& ws, const lesson& l,
 
 }  // namespace
 
-int cmd_watch(const manifest& m, const options& o, const std::string& name) {
+int cmd_watch(const manifest& m, const options& given, const std::string& name) {
+    options o = given;
+    o.in_watch = true;  // messages name the keys
     workspace ws(o.workspace);
     const lesson* l = nullptr;
     if (!name.empty()) {
