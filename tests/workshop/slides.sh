@@ -31,21 +31,8 @@ fail() { echo "FAIL ($case_name): $*" >&2; exit 1; }
 
 # The lessons' folder names, from lessons.toml.
 lessons() { sed -n 's/^name = "\([0-9][0-9]-[^"]*\)"/\1/p' "$src/lessons/lessons.toml"; }
-# broken_field LESSON FIELD: the lesson's [lesson.broken] list FIELD (findings, output), one a line.
-broken_field() {
-    python3 -c 'import sys, tomllib
-for l in tomllib.load(open(sys.argv[1], "rb"))["lesson"]:
-    if l["name"] == sys.argv[2]:
-        print("\n".join(l["broken"].get(sys.argv[3], [])))' "$src/lessons/lessons.toml" "$1" "$2"
-}
 # unescape FILE: its text with the HTML entities decoded (pandoc re-encodes some).
 unescape() { python3 -c 'import html, sys; print(html.unescape(open(sys.argv[1]).read()))' "$1"; }
-# first_changed SIDE LESSON: the first line that diff marks on that side ('<' broken, '>'
-# fixed) and that is code (not blank, not a comment).
-first_changed() {
-    diff "$src/lessons/$2/broken.cpp" "$src/lessons/$2/fixed.cpp" |
-        sed -n "s/^$1 //p" | grep -v -E '^[[:space:]]*(//|$)' | head -1
-}
 # section FILE NN: the HTML of lesson NN's slide (from its <section> to the next one).
 section() {
     awk -v n="$2" '/<section /{on = index($0, "data-lesson=\"" n "\"") > 0} on' "$1"
@@ -61,33 +48,47 @@ deck)
     sections=$(grep -c '<section ' "$out")
     [ "$sections" -eq "$headings" ] || fail "$sections slides for $headings headings"
     [ "$headings" -gt 23 ] || fail "only $headings headings"
-    unescape "$out" >"$dir/text.html"
-    n=0
-    for l in $(lessons); do
-        nn=${l:0:2}
-        count=$(grep -c "<section [^>]*data-lesson=\"$nn\"" "$out")
-        [ "$count" -eq 1 ] || fail "lesson $l has $count slides (want 1)"
-        html=$(section "$dir/text.html" "$nn")
-        [[ $html == *"lessons/$l/broken.cpp"* ]] || fail "$l: the slide does not name broken.cpp"
-        # Both sides' code; each side's first changed line of code, when it has one (a fix
-        # may only add lines).
-        [[ $html == *'<pre class="broken">'* && $html == *'<pre class="fixed">'* ]] ||
-            fail "$l: the slide lacks one side's code"
-        changed=0
-        for side in '<' '>'; do
-            line=$(first_changed "$side" "$l")
-            [ -n "$line" ] || continue
-            changed=$((changed + 1))
-            [[ $html == *"$line"* ]] ||
-                fail "$l: the slide lacks the changed line '$line' ($side)"
-        done
-        [ "$changed" -gt 0 ] || fail "$l: diff found no changed line of code"
-        for id in $(broken_field "$l" findings); do
-            [[ $html == *"data-finding=\"$id\""* ]] || fail "$l: the slide lacks finding $id"
-        done
-        n=$((n + 1))
-    done
+    # Per lesson (one python3 for all: a process per check is slow on a busy machine).
+    n=$(python3 - "$src" "$out" <<'PY'
+import html, re, subprocess, sys, tomllib
+src, out = sys.argv[1], sys.argv[2]
+text = html.unescape(open(out).read())
+def fail(msg):
+    print(f"FAIL (deck): {msg}", file=sys.stderr)
+    sys.exit(1)
+lessons = tomllib.load(open(f"{src}/lessons/lessons.toml", "rb"))["lesson"]
+for l in lessons:
+    name, nn = l["name"], l["name"][:2]
+    starts = [m.start() for m in re.finditer(rf'<section [^>]*data-lesson="{nn}"', text)]
+    if len(starts) != 1:
+        fail(f"lesson {name} has {len(starts)} slides (want 1)")
+    end = text.find("<section ", starts[0] + 1)
+    slide = text[starts[0]:end if end > 0 else len(text)]
+    if f"lessons/{name}/broken.cpp" not in slide:
+        fail(f"{name}: the slide does not name broken.cpp")
+    if '<pre class="broken">' not in slide or '<pre class="fixed">' not in slide:
+        fail(f"{name}: the slide lacks one side's code")
+    # Each side's first changed line of code by diff(1), when it has one (a fix may only add).
+    d = subprocess.run(["diff", f"{src}/lessons/{name}/broken.cpp",
+                        f"{src}/lessons/{name}/fixed.cpp"], capture_output=True, text=True).stdout
+    changed = 0
+    for side in "<>":
+        code = [x[2:] for x in d.splitlines() if x.startswith(side + " ")
+                and x[2:].strip() and not x[2:].strip().startswith("//")]
+        if code:
+            changed += 1
+            if code[0] not in slide:
+                fail(f"{name}: the slide lacks the changed line {code[0]!r} ({side})")
+    if not changed:
+        fail(f"{name}: diff found no changed line of code")
+    for fid in l.get("broken", {}).get("findings", []):
+        if f'data-finding="{fid}"' not in slide:
+            fail(f"{name}: the slide lacks finding {fid}")
+print(len(lessons))
+PY
+) || exit 1
     [ "$n" -ge 23 ] || fail "only $n lessons read from lessons.toml"
+    unescape "$out" >"$dir/text.html"
     # Each talk slide that slides.md names is a slide of its own.
     while IFS= read -r talk; do
         grep -qF "data-talk=\"$talk\"" "$dir/text.html" || fail "no slide for the talk's '$talk'"
@@ -128,24 +129,29 @@ run)
     # A stand-in build tree: each lesson's broken program prints a line of its own and writes a
     # report with one finding; lesson 02's is not built.
     fake=$dir/build
-    for l in $(lessons); do
-        [ "${l:0:2}" = 02 ] && continue
-        mkdir -p "$fake/lessons/$l"
-        { echo 'not a line the slide shows'; broken_field "$l" output | sed "s/^/stand-in $l: /"; } \
-            >"$fake/lessons/$l/lines.txt"
-        cat >"$fake/lessons/$l/broken" <<EOF
-#!/usr/bin/env bash
-report=\${ASYNC_DEBUG#*report=}; report=\${report%%,*}
-cat "$fake/lessons/$l/lines.txt"
-cat >"\$report" <<'JSON'
-{"schema": "aio-debug-report", "findings": [{"id": "stall", "severity": "error",
- "title": "stand-in finding of $l at $src/lessons/$l/broken.cpp:7 (f)", "fix": "stand-in fix", "count": 2}],
- "counts": {"stall": 2}}
-JSON
-EOF
-        chmod +x "$fake/lessons/$l/broken"
-    done
-    "$tool" --build "$fake" --markdown "$dir/deck.md" -o "$dir/deck.html" >"$dir/log" 2>&1 ||
+    python3 - "$src" "$fake" <<'PY' || fail "could not make the stand-in tree"
+import json, os, sys, tomllib
+src, fake = sys.argv[1], sys.argv[2]
+for l in tomllib.load(open(f"{src}/lessons/lessons.toml", "rb"))["lesson"]:
+    name = l["name"]
+    if name.startswith("02"):
+        continue
+    d = f"{fake}/lessons/{name}"
+    os.makedirs(d)
+    lines = ["not a line the slide shows"] + [f"stand-in {name}: {w}" for w in l["broken"]["output"]]
+    open(f"{d}/lines.txt", "w").write("\n".join(lines) + "\n")
+    report = {"schema": "aio-debug-report", "counts": {"stall": 2}, "findings": [
+        {"id": "stall", "severity": "error", "fix": "stand-in fix", "count": 2,
+         "title": f"stand-in finding of {name} at {src}/lessons/{name}/broken.cpp:7 (f)"}]}
+    open(f"{d}/report.json", "w").write(json.dumps(report))
+    # The program: its lines on stdout, the report where ASYNC_DEBUG's report= says.
+    open(f"{d}/broken", "w").write(
+        "#!/usr/bin/env bash\n"
+        "report=${ASYNC_DEBUG#*report=}; report=${report%%,*}\n"
+        f"cat '{d}/lines.txt'\ncp '{d}/report.json' \"$report\"\n")
+    os.chmod(f"{d}/broken", 0o755)
+PY
+    "$tool" --build "$fake" -j 4 --markdown "$dir/deck.md" -o "$dir/deck.html" >"$dir/log" 2>&1 ||
         fail "the tool failed: $(cat "$dir/log")"
     unescape "$dir/deck.html" >"$dir/text.html"
     for l in $(lessons); do
