@@ -288,6 +288,14 @@ int cmd_verify(const manifest& m, const options& o, const std::vector<std::strin
         throw user_error("no variants: tests/lessons/NN-slug/ holds none for " +
                          (names.empty() ? std::string("any lesson") : "these lessons"));
     }
+    if (variants && o.build && !paths::variants_built) {
+        throw user_error("the variants of tests/lessons/ are test programs, and this build tree (" +
+                         std::string(paths::binary_dir) +
+                         ") is configured without tests; build them in the default preset: "
+                         "cmake --preset default && cmake --build --preset default --target "
+                         "aio_lessons_runner lesson_variants && build/default/tools/runner/lessons "
+                         "verify --variants");
+    }
     if (o.build && !targets.empty()) {
         if (!json) {
             std::fprintf(stderr, "building %zu lesson programs ...\n", targets.size());
