@@ -12,7 +12,14 @@ using namespace std::chrono_literals;
 // Fetching a page: the waits stand for the network (a yield point each).
 std::string fetch(int url) {
     static const std::chrono::milliseconds latency[] = {100ms, 200ms, 300ms, 1500ms, 2500ms};
-    aio::sleep(latency[url]);
+    try {
+        aio::sleep(latency[url]);
+    } catch (const aio::cancelled_error&) {
+        // The lesson shows the moment; nothing else would: a cancellation has no message
+        // of its own, and the fetch just stops at its yield point.
+        lesson::say("page %d: fetch cancelled while waiting", url);
+        throw;
+    }
     lesson::say("page %d arrived", url);
     return "page " + std::to_string(url);
 }

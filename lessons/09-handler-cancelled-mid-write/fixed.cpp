@@ -32,7 +32,16 @@ struct database {
     }
     // INSERT INTO order_lines ...
     void insert_lines(int order_id, const std::vector<std::string>& items) {
-        aio::sleep(700ms);
+        try {
+            aio::sleep(700ms);
+        } catch (const aio::cancelled_error& e) {
+            // The lesson shows the moment (a real driver would not print): a cancellation
+            // is delivered here, at a yield point the handler's code does not show.
+            lesson::say("db: order %d: cancelled inside INSERT INTO order_lines (\"%s\"): the "
+                        "order row is committed, its lines never will be",
+                        order_id, e.what());
+            throw;
+        }
         for (const auto& item : items) {
             order_lines.emplace_back(order_id, item);
         }

@@ -1,34 +1,78 @@
-// Lesson 14, fixed: one task owns the reading. The reader reads every line and routes it:
-// ticks are shown, PONGs go to the keep-alive through a queue. The keep-alive only writes
-// and waits on that queue. (The talk's "split brain" slide: one stream object, used by one
-// reader; writing from another task is fine.)
+// Lesson 14, fixed: one aio::stream, both directions in one object (the talk's "split
+// brain" slide: stream = await open_connection(host, port)). The uploader's write() waits
+// while too much is unsent, it says "no more data" with write_eof(), which leaves reading
+// open, and the connection is closed once, by its owner, when both directions are done.
 #include "lesson.hpp"
 
 #include <aio/aio.hpp>
 #include <aio/server.hpp>
 #include <aio/stream.hpp>
 
+#include <algorithm>
+#include <cstddef>
+#include <limits>
+#include <memory>
 #include <string>
+#include <system_error>
+#include <utility>
+
+#include <sys/socket.h>
 
 using namespace std::chrono_literals;
 
-// ---- the ticker service: 12 ticks, 100 ms apart; PING gets PONG at any time.
+// ---- split: a connection as a reader/writer pair, as in asyncio (a library: do not edit).
+namespace split {
 
-void answer_pings(aio::stream& s) {
-    while (!s.read_line().empty()) {
-        s.write("PONG\n");
-    }
+// asyncio.StreamReader: reads. It cannot close the connection.
+class reader {
+public:
+    explicit reader(std::shared_ptr<aio::stream> s)
+        : s_(std::move(s)) {}
+    std::string read_line() { return s_->read_line(); }
+
+private:
+    std::shared_ptr<aio::stream> s_;
+};
+
+// asyncio.StreamWriter: write() only buffers and never waits (call drain() to wait until
+// the buffer is sent); write_eof() half-closes; close() closes the transport, both ways.
+class writer {
+public:
+    explicit writer(std::shared_ptr<aio::stream> s)
+        : s_(std::move(s)) {}
+    void write(const std::string& data) { s_->write(data); }
+    void drain() { s_->drain(); }
+    void write_eof() { s_->write_eof(); }
+    void close() { s_->close(); }
+
+private:
+    std::shared_ptr<aio::stream> s_;
+};
+
+// reader, writer = await asyncio.open_connection(host, port)
+inline std::pair<reader, writer> open_connection(const std::string& host, std::uint16_t port) {
+    auto s = std::make_shared<aio::stream>(
+        aio::open_connection(host, port, {.high_water = std::numeric_limits<std::size_t>::max()}));
+    return {reader(s), writer(s)};
 }
 
-void serve_ticks(aio::stream& s) {
-    auto pings =
-        aio::create_task(aio::task_options{.name = "answer_pings"}, answer_pings, std::ref(s));
-    for (int n = 1; n <= 12; ++n) {
-        aio::sleep(100ms);
-        s.write("TICK ACME 41." + std::to_string(10 + n) + "\n");
+}  // namespace split
+
+// The backup: 512 chunks of 64 KiB. chunk(n) gives chunk n, read from the disk 1 MiB at a time
+// (a yield point every 16 chunks, as any I/O), and notes how far the client is ahead of the
+// service: the bytes handed to the connection and not yet received there sit in buffers, most
+// of them in the client's memory.
+constexpr int chunks = 512;
+constexpr long long chunk_size = 64 * 1024;
+long long service_received = 0;  // bytes the service has read so far
+long long most_unreceived = 0;   // the most bytes handed over and not yet received
+std::string chunk(int n) {
+    most_unreceived = std::max(most_unreceived, n * chunk_size - service_received);
+    if (n % 16 == 0) {
+        aio::sleep(0ms);  // stands for reading the next 1 MiB from the disk
     }
-    lesson::stop(pings);
-}  // the server closes the stream: the client reads EOF
+    return std::string(chunk_size, static_cast<char>('a' + n % 26));
+}
 
 std::string chomp(std::string line) {
     if (!line.empty() && line.back() == '\n') {
@@ -37,56 +81,75 @@ std::string chomp(std::string line) {
     return line;
 }
 
-// ---- the client
+// ---- the backup client.
 
-// FIXED: the only task that reads the stream. It knows every kind of line and routes it.
-void reader(aio::stream& s, aio::queue<std::string>& pongs) {
-    for (;;) {
-        std::string line = s.read_line();
-        if (line.empty()) {
-            return;  // EOF: the service is done
+// Uploads the backup to the service at `port` and returns the service's receipt ("" if none
+// came).
+std::string run_backup(std::uint16_t port) {
+    // FIXED: one object for one connection, owned by this function.
+    aio::stream s = aio::open_connection("127.0.0.1", port);
+    auto uploader = aio::create_task(aio::task_options{.name = "uploader"}, [&s] {
+        for (int n = 0; n < chunks; ++n) {
+            s.write(chunk(n));  // FIXED: waits while more than 64 KiB are unsent
         }
-        if (line.starts_with("TICK")) {
-            lesson::say("ticker:    %s", chomp(line).c_str());
-        } else if (line == "PONG\n") {
-            pongs.put_nowait(chomp(line));  // FIXED: handed to the keep-alive
-        } else {
-            lesson::say("ticker:    unexpected line '%s'", chomp(line).c_str());
-        }
-    }
+        lesson::say("uploader: %d chunks written; no more data (write_eof)", chunks);
+        s.write_eof();  // FIXED: closes the sending direction only
+    });
+    std::string receipt = chomp(s.read_line());  // one task reads while the other writes
+    uploader.get();
+    s.close();  // FIXED: both directions are done: now the connection can go
+    return receipt;
 }
 
-// FIXED: writes PING and waits for the reader to hand it the PONG; it never reads the
-// stream itself.
-void keepalive(aio::stream& s, aio::queue<std::string>& pongs) {
-    for (int n = 1; n <= 3; ++n) {
-        aio::sleep(350ms);
-        s.write("PING\n");
-        std::string reply = aio::timeout(1s, [&] { return pongs.get(); });
-        lesson::say("keepalive: %s", reply.c_str());
+// ---- the rest of the program: no need to edit below.
+
+// The backup service: reads until the client's end of data, then sends a receipt.
+void backup_service(aio::stream& s) {
+    // A fixed receive window (no autotuning up to tcp_rmem's maximum), so that what the
+    // kernel holds for the service stays small and the figures are the same on every machine.
+    int window = 256 * 1024;
+    ::setsockopt(s.native_handle(), SOL_SOCKET, SO_RCVBUF, &window, sizeof window);
+    try {
+        long long unsaved = 0;
+        for (std::string part = s.read(64 * 1024); !part.empty(); part = s.read(64 * 1024)) {
+            service_received += static_cast<long long>(part.size());
+            unsaved += static_cast<long long>(part.size());
+            if (unsaved >= 128 * 1024) {
+                aio::sleep(1ms);  // stands for writing it to the service's disk
+                unsaved = 0;
+            }
+        }
+        s.write("RECEIPT " + std::to_string(service_received >> 20) + " MiB stored\n");
+        s.close();
+    } catch (const std::system_error&) {
+        // The client went away: nobody to send the receipt to.
     }
 }
 
 int main() {
     aio::run([] {
         lesson::start();
-        aio::server service = aio::start_server(serve_ticks, "127.0.0.1", 0);
-        aio::stream conn = aio::open_connection("127.0.0.1", service.port());
-        aio::queue<std::string> pongs;
-        auto t = aio::create_task(aio::task_options{.name = "reader"}, reader, std::ref(conn),
-                                  std::ref(pongs));
-        auto k = aio::create_task(aio::task_options{.name = "keepalive"}, keepalive, std::ref(conn),
-                                  std::ref(pongs));
-        try {
-            k.get();
-            lesson::say("keepalive: 3 pings answered");
-        } catch (const aio::usage_error& e) {
-            lesson::say("keepalive failed: %s", e.what());
+        aio::server service = aio::start_server(backup_service, "127.0.0.1", 0);
+        auto backup =
+            aio::create_task(aio::task_options{.name = "backup"}, run_backup, service.port());
+        for (int tick = 1; tick <= 30 && !backup.done(); ++tick) {
+            aio::sleep(100ms);  // the lesson's watchdog: 3 s at most
         }
-        t.get();
-        lesson::say("ticker: end of the feed");
-        conn.close();
+        if (!backup.done()) {
+            lesson::say("client: no receipt after 3 s; the watchdog cancels the backup");
+            lesson::stop(backup);
+        } else if (std::string receipt = backup.get(); !receipt.empty()) {
+            lesson::say("client: receipt: '%s'", receipt.c_str());
+        } else {
+            lesson::say("client: no receipt: the connection closed before it came");
+        }
         service.close();
         service.wait_closed();
+        lesson::say("service: received %lld of %d MiB", service_received >> 20, chunks / 16);
+        lesson::say("client: at most %lld MiB were handed over and not yet received",
+                    most_unreceived >> 20);
+        lesson::say(most_unreceived < 12 * 1024 * 1024
+                        ? "client: memory stayed flat: write() waited for the service"
+                        : "client: memory climbed: write() never waited for the service");
     });
 }
