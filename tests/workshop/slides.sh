@@ -74,7 +74,7 @@ for l in lessons:
     changed = 0
     for side in "<>":
         code = [x[2:] for x in d.splitlines() if x.startswith(side + " ")
-                and x[2:].strip() and not x[2:].strip().startswith("//")]
+                and x[2:].strip() and not x[2:].strip().startswith(("//", "#include"))]
         if code:
             changed += 1
             if code[0] not in slide:
