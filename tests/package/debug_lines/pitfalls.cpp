@@ -76,11 +76,12 @@ int main() {
 
         // A wait inside libc that no wrapper sees: the watchdog finds the loop thread asleep
         // in the kernel (futex). The poster is detached and the semaphore static, so no join
-        // follows the wait.
+        // follows the wait. 100 ms, not 20: the watchdog must look twice while the thread
+        // sleeps, and on a loaded CI machine its looks came late enough to miss 20 ms once.
         static sem_t sem;
         ::sem_init(&sem, 0, 0);
         std::thread([] {
-            std::this_thread::sleep_for(20ms);
+            std::this_thread::sleep_for(100ms);
             ::sem_post(&sem);
         }).detach();
         ::sem_wait(&sem);  // expect: blocking-call
