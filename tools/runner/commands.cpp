@@ -76,11 +76,18 @@ lesson_outcome run_lesson(const manifest& m, const options& o, workspace& ws, co
         }
         point_workspace_stub(l, copy);
     }
-    if (o.build || (!fixed && !fs::exists(program_path(l, kind)))) {
+    // The copy as this build is given it: a save made while the build runs makes it differ
+    // from the copy next time, and the program is then rebuilt (even with --no-build).
+    std::string content = fixed ? std::string() : read_file(copy);
+    bool stale = !fixed && workspace_program_stale(l, copy);
+    if (o.build || stale || (!fixed && !fs::exists(program_path(l, kind)))) {
         std::printf("building %s ...\n",
                     fixed ? ("lessons/" + l.name + "/fixed.cpp").c_str() : display(copy).c_str());
         std::fflush(stdout);
         std::string warnings = build_targets({target_name(l, kind)});
+        if (!fixed) {
+            remember_workspace_build(l, content);
+        }
         if (!warnings.empty()) {
             std::printf("the compiler warned (read it: it may be the lesson):\n%s",
                         warnings.c_str());  // each of its lines ends with a newline

@@ -113,6 +113,36 @@ void point_workspace_stub(const lesson& l, const fs::path& copy) {
     }
 }
 
+std::string read_file(const fs::path& p) {
+    std::ifstream in(p, std::ios::binary);
+    std::ostringstream s;
+    s << in.rdbuf();
+    return s.str();
+}
+
+namespace {
+fs::path built_copy_of(const lesson& l) {
+    return build_dir() / "lessons" / l.name / "workspace.built.cpp";
+}
+}  // namespace
+
+bool workspace_program_stale(const lesson& l, const fs::path& copy) {
+    fs::path built = built_copy_of(l);
+    if (!fs::exists(built) || read_file(built) == read_file(copy)) {
+        return false;
+    }
+    std::error_code ec;
+    fs::last_write_time(build_dir() / "lessons" / l.name / "workspace.cpp",
+                        fs::file_time_type::clock::now(), ec);
+    return true;
+}
+
+void remember_workspace_build(const lesson& l, const std::string& content) {
+    fs::path built = built_copy_of(l);
+    fs::create_directories(built.parent_path());
+    std::ofstream(built, std::ios::binary | std::ios::trunc) << content;
+}
+
 std::string build_targets(const std::vector<std::string>& targets) {
     if (!executable(paths::cxx)) {
         throw user_error(std::string("no C++ compiler: this build was configured with ") +

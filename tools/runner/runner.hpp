@@ -196,6 +196,19 @@ std::string build_targets(const std::vector<std::string>& targets);
 /// an unchanged copy is not rebuilt).
 void point_workspace_stub(const lesson& l, const fs::path& copy);
 
+/// Whether the workspace program of `l` may have been built from other content than `copy`
+/// holds now. The runner keeps, beside the stub, the copy as the last successful build was
+/// given it (workspace.built.cpp, see remember_workspace_build). When that differs from the
+/// copy, the stub's time is set to now, so that the next build compiles the copy even when
+/// its time is older than the program's (a save made while the previous build ran: Ninja
+/// judges by times). Returns true then; false when they match or nothing is remembered.
+bool workspace_program_stale(const lesson& l, const fs::path& copy);
+/// Records `content` (the copy as read before a build that then succeeded) as what the
+/// workspace program of `l` was built from.
+void remember_workspace_build(const lesson& l, const std::string& content);
+/// The whole content of a file ("" when it cannot be read).
+std::string read_file(const fs::path& p);
+
 /// The build tree the lesson programs live in: $AIO_LESSONS_BUILD_DIR when set (the runner's
 /// tests point it at a tree of stand-in programs), else the tree this runner was built in.
 fs::path build_dir();

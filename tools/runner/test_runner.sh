@@ -382,6 +382,29 @@ report-collector-down)
         fail "expected one warning line:"$'\n'"$(cat "$ws/run.err")"
     [ "$ms" -lt 3000 ] || fail "the run took $ms ms with the collector down"
     ;;
+stale-program-is-rebuilt)
+    # A program built from other content than the copy holds now (a save made while the build
+    # ran, so the copy's time is older than the program's; or a reset) is never run as the
+    # copy: the runner rebuilds it, even under --no-build, and first makes the stub newer so
+    # that Ninja, which judges by times, compiles it. The stand-in tree has no build.ninja, so
+    # the attempted build fails with "not configured" instead of running the old program.
+    export AIO_LESSONS_BUILD_DIR=$ws/build
+    fake_lesson "$first" pass
+    out=$("$runner" --no-build run "$first") || fail "the first run failed:"$'\n'"$out"
+    expect_in "$out" "PASSED"
+    copy=$ws/$first.cpp
+    cp "$copy" "$ws/build/lessons/$first/workspace.built.cpp"  # as the last build was given it
+    out=$("$runner" --no-build run "$first") || fail "an unchanged copy was rebuilt:"$'\n'"$out"
+    expect_in "$out" "PASSED"
+    echo "// saved while the build ran" >> "$copy"
+    touch -d '-1 hour' "$copy"
+    out=$("$runner" --no-build run "$first" 2>&1); status=$?
+    [ $status -ne 0 ] || fail "the program of the older content was run:"$'\n'"$out"
+    [[ "$out" != *PASSED* ]] || fail "the program of the older content was judged:"$'\n'"$out"
+    expect_in "$out" "is not configured"
+    [ "$ws/build/lessons/$first/workspace.cpp" -nt "$ws/build/lessons/$first/workspace" ] ||
+        fail "the stub was not made newer than the program"
+    ;;
 *)
     fail "unknown case"
     ;;
