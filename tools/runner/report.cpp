@@ -93,6 +93,16 @@ std::vector<std::string> judge(const lesson& l, const std::string& kind, const r
         problems.push_back("exited with status " + std::to_string(r.exit_code) + " (expected 0)");
     }
     const expectation& e = kind == "broken" ? l.broken : l.fixed;
+    auto lines = lines_of(r.out);
+    // Forbidden lines first: they are the scaffold's own verdicts ("the import idled 681 ms
+    // ... it guessed"), the most telling reason, and the one watch's status line shows.
+    for (const auto& bad : e.forbidden_output) {
+        auto it = std::find_if(lines.begin(), lines.end(),
+                               [&](const std::string& s) { return s.find(bad) != s.npos; });
+        if (it != lines.end()) {
+            problems.push_back("the output still says \"" + bad + "\": \"" + *it + "\"");
+        }
+    }
     if (with_debug) {
         if (!rep.present) {
             problems.push_back("no debug report was written (the program did not reach the end "
@@ -123,7 +133,6 @@ std::vector<std::string> judge(const lesson& l, const std::string& kind, const r
         }
     }
     // Expected lines: each a substring of a stdout line, in order.
-    auto lines = lines_of(r.out);
     std::size_t at = 0;
     for (const auto& want : e.output) {
         auto it = std::find_if(lines.begin() + static_cast<std::ptrdiff_t>(at), lines.end(),
@@ -133,13 +142,6 @@ std::vector<std::string> judge(const lesson& l, const std::string& kind, const r
                                (at > 0 ? " (after the lines matched before it)" : ""));
         } else {
             at = static_cast<std::size_t>(it - lines.begin()) + 1;
-        }
-    }
-    for (const auto& bad : e.forbidden_output) {
-        auto it = std::find_if(lines.begin(), lines.end(),
-                               [&](const std::string& s) { return s.find(bad) != s.npos; });
-        if (it != lines.end()) {
-            problems.push_back("the output still says \"" + bad + "\": \"" + *it + "\"");
         }
     }
     return problems;

@@ -238,7 +238,9 @@ struct report {
 /// file that does not parse throws user_error.
 report read_report(const fs::path& path);
 
-/// The verdict on one run: empty when it did what the lesson expects.
+/// The verdict on one run: empty when it did what the lesson expects, else the problems, most
+/// telling first: how the program ended (start failure, hang, signal, exit status), then
+/// forbidden output lines (the scaffold's own verdicts), then findings, then missing lines.
 /// `kind` "broken" checks the broken expectation; "fixed" and "workspace" the fixed one.
 /// `with_debug` false skips the findings checks.
 std::vector<std::string> judge(const lesson& l, const std::string& kind, const run_result& r,

@@ -208,6 +208,12 @@ PY
     out=$(AIO_LESSONS_BUILD_DIR=$fake "$runner" --no-build verify "$first"); status=$?
     [ $status -eq 1 ] || fail "a fix that prints '$bad' passed (status $status):"$'\n'"$out"
     expect_in "$out" "the output still says \"$bad\""
+    # With lines missing too, the forbidden line (the scaffold's own verdict) comes first.
+    stand_in "$fake/lessons/$first/fixed" "[ 0.50 s] $bad"
+    out=$(AIO_LESSONS_BUILD_DIR=$fake "$runner" --no-build verify "$first")
+    first_problem=$(grep -m1 '^       - ' <<<"$out")
+    [[ $first_problem == *"the output still says"* ]] ||
+        fail "the first problem is not the forbidden line:"$'\n'"$out"
     stand_in "$fake/lessons/$first/fixed" "$want"
     out=$(AIO_LESSONS_BUILD_DIR=$fake "$runner" --no-build verify "$first") ||
         fail "the same fix without '$bad' failed:"$'\n'"$out"

@@ -1,5 +1,6 @@
 // RIGHT: asyncio.wait_for's form: the exchange runs in a task of its own and the widget waits
 // for it at most 500 ms (aio::wait_for cancels it then), falling back to the last known quote.
+// It also drops fetch_quote's own "request sent" line: the check reads only the scaffold's.
 // Lesson 06: no timeout. A dashboard asks a quote service for a price. The service answers
 // "WORKING" every 200 ms while it looks the price up, then the quote. Today its worker is
 // stuck (a deadlock, a full disk), but its keep-alive timer is not: "WORKING" keeps coming,
@@ -35,7 +36,6 @@ std::string fetch_quote(aio::stream& s) {
     // ("ACME 41.20") instead of failing.
     auto ask = aio::create_task([&s] {
         s.write("QUOTE ACME\n");
-        lesson::say("request sent, waiting for the answer");
         for (;;) {
             std::string line = s.read_line();
             if (line.starts_with("QUOTE ")) {
