@@ -82,6 +82,11 @@ thread_pool_executor::~thread_pool_executor() {
 }
 
 void thread_pool_executor::submit(std::function<void()> job) {
+    // The queue lock is held for a few instructions at a time, but a worker (or another
+    // submitter) preempted while it holds the lock makes a loop thread wait here for
+    // milliseconds on a loaded machine: aio's own wait, not the user's blocking call (a long
+    // one is still a stall and a slow step).
+    detail::internal_blocking ours;
     std::lock_guard<std::mutex> lock(state_->mutex);
     if (state_->shutting_down) {
         throw usage_error("thread_pool_executor '" + name_ +

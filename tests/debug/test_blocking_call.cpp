@@ -4,6 +4,7 @@
 
 #include <catch2/catch.hpp>
 
+#include <atomic>
 #include <thread>
 
 #include <nlohmann/json.hpp>
@@ -72,4 +73,41 @@ TEST_CASE("interposed calls pass straight through when debug mode is off",
         },
         "0");
     CHECK(r.err.find("blocking-call") == std::string::npos);
+}
+
+namespace {
+// While set, a worker thread started by a thread other than `loop` holds the pool's queue
+// lock for 20 ms (the hook runs inside submit, under that lock): a stand-in for a worker
+// preempted while it holds the lock, as happens on a loaded machine.
+std::atomic<bool> lock_held{false};
+std::thread::id hook_loop_thread;
+void slow_thread_start() {
+    if (std::this_thread::get_id() != hook_loop_thread) {
+        lock_held = true;
+        std::this_thread::sleep_for(20ms);
+    }
+}
+}  // namespace
+
+TEST_CASE("blocking-call stays silent while aio's executor waits for its own queue lock",
+          "[debug][blocking-call]") {
+    aio::thread_pool_executor pool(4, "contended");
+    hook_loop_thread = std::this_thread::get_id();
+    lock_held = false;
+    aio::detail::executor_thread_start_hook = slow_thread_start;
+    std::thread other;
+    auto r = debug_run([&] {
+        other = std::thread([&] { pool.submit([] {}); });
+        while (!lock_held) {
+            aio::sleep(1ms);
+        }
+        // The other thread is inside submit, holding the lock: this submit waits for it.
+        auto t0 = std::chrono::steady_clock::now();
+        aio::run_in_executor(&pool, [] {});
+        CHECK(std::chrono::steady_clock::now() - t0 >= 5ms);  // it did wait
+    });
+    other.join();
+    aio::detail::executor_thread_start_hook = nullptr;
+    CHECK(r.count("blocking-call") == 0);
+    CHECK_THAT(r.err, !Catch::Contains("blocking-call"));
 }
