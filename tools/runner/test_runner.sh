@@ -411,6 +411,40 @@ stale-program-is-rebuilt)
     [ "$ws/build/lessons/$first/workspace.cpp" -nt "$ws/build/lessons/$first/workspace" ] ||
         fail "the stub was not made newer than the program"
     ;;
+verify-retries-timing-findings)
+    # verify runs a program that must pass a second time when it failed with a step-timing
+    # finding (stall, slow-callback, blocking-call measure the machine too), and says so; one
+    # that fails twice fails. Stand-ins of lesson $second: broken prints what it must, and the
+    # fix reports a stall on its first run only (or on every run).
+    fake=$ws/build
+    mkdir -p "$fake/lessons/$second"
+    python3 - "$src/lessons/lessons.toml" "$second" "$fake/lessons/$second" "$ws/first-run-done" <<'PY' || fail "no stand-ins"
+import json, sys, tomllib
+l = next(x for x in tomllib.load(open(sys.argv[1], "rb"))["lesson"] if x["name"] == sys.argv[2])
+out, mark = sys.argv[3], sys.argv[4]
+def program(path, lines, counts, first_counts=None):
+    rep = lambda c: json.dumps({"schema": "aio-debug-report", "findings": [], "counts": c})
+    body = ['#!/bin/sh', 'r=${ASYNC_DEBUG#*report=}; r=${r%%,*}']
+    if first_counts is not None:
+        body += [f'if [ ! -e {mark} ]; then touch {mark}; printf "%s" \'{rep(first_counts)}\' > "$r"; '
+                 f'else printf "%s" \'{rep(counts)}\' > "$r"; fi']
+    else:
+        body += [f'printf "%s" \'{rep(counts)}\' > "$r"']
+    body += ["cat <<'EOF'"] + lines + ["EOF"]
+    open(path, "w").write("\n".join(body) + "\n")
+program(f"{out}/broken", l["broken"].get("output", []), {f: 1 for f in l["broken"]["findings"]})
+program(f"{out}/fixed", l["fixed"].get("output", []), {}, {"stall": 1})
+program(f"{out}/fixed-always", l["fixed"].get("output", []), {"stall": 1})
+PY
+    chmod +x "$fake/lessons/$second/"*
+    out=$(AIO_LESSONS_BUILD_DIR=$fake "$runner" --no-build verify "$second") ||
+        fail "a stall on the first run only failed verify:"$'\n'"$out"
+    expect_in "$out" "passed on a second run; the first said: debug mode still finds: stall"
+    mv "$fake/lessons/$second/fixed-always" "$fake/lessons/$second/fixed"
+    out=$(AIO_LESSONS_BUILD_DIR=$fake "$runner" --no-build verify "$second"); status=$?
+    [ $status -eq 1 ] || fail "a stall on every run passed verify:"$'\n'"$out"
+    expect_in "$out" "debug mode still finds: stall"
+    ;;
 *)
     fail "unknown case"
     ;;
