@@ -10,8 +10,9 @@
 // strings of 1-byte characters, so identical entries are merged by the linker).
 //
 // gdb runs such a script only from a file inside its `auto-load safe-path`; the docs say what
-// to type. `strip` keeps the section (it is not debug information, only named like it);
-// `strip --strip-debug` and `objcopy --only-keep-debug` treat it as debug information.
+// to type. `strip` and `strip --strip-debug` remove the section (it is named like debug
+// information); `objcopy --only-keep-debug` keeps it in the separate debug file, from which gdb
+// loads it too.
 
 // The path of the script comes from runtime/CMakeLists.txt, which also rebuilds this file when
 // the script changes.
