@@ -5,6 +5,9 @@
   test_gdb.py core   PROGRAM SOURCE   the same on a core written by gcore
   test_gdb.py errors PROGRAM SCRIPT   the section is there; no process, not an aio program,
                                       version mismatch, no loop: each says so
+  test_gdb.py running PROGRAM SOURCE  stopped at a breakpoint inside a task: that task is
+                                      running, and the others' stacks still show (the
+                                      thread's innermost frames are then inlined calls)
 
 The extension is not sourced by hand in `live` and `core`: gdb must auto-load it from the
 program's .debug_gdb_scripts. Every expectation comes from the program's source: the
@@ -295,9 +298,36 @@ def run_errors(program, script):
     return out + out3
 
 
+def run_running(program, source):
+    parks, _ = source_facts(source)
+    base = os.path.basename(source)
+    safe = os.path.dirname(os.path.realpath(program))
+    out, secs = gdb(["--args", program], [
+        "break hold_then_take", "run", "echo === tasks\\n", "aio tasks",
+        "echo === bt running\\n", "aio bt cycle-a",
+        "echo === bt sleeper\\n", "aio bt sleeper", "echo === end\\n", "kill"], safe)
+    print("gdb: %.2fs" % secs)
+    tasks = section(out, "^=== tasks", "^=== bt running")
+    check(re.search(r"^\s*\d+\s+cycle-a\s+running\s+-\s+-\s+\(on the CPU\)", tasks, re.M),
+          "cycle-a is running, on the CPU")
+    check(re.search(r"^\s*\d+\s+sleeper\s+waiting\s+aio::sleep\s+\S+\s+%s:%d\s" % (
+        re.escape(base), parks["sleeper"]), tasks, re.M), "sleeper is suspended at its park line")
+    running = section(out, "^=== bt running", "^=== bt sleeper")
+    check("is running on thread" in running and "no saved context" in running,
+          "aio bt on the running task says so")
+    check(re.search(r"^#0 .*hold_then_take", running, re.M), "and shows its thread's stack")
+    sleeper = section(out, "^=== bt sleeper", "^=== end")
+    check(re.search(r"^selected #\d+ .* at \S*%s:%d" % (re.escape(base), parks["sleeper"]),
+                    sleeper, re.M), "aio bt sleeper selects its park line")
+    check("Traceback" not in out and "Python Exception" not in out, "no Python error")
+    return out
+
+
 def main():
     mode, program, arg = sys.argv[1], os.path.abspath(sys.argv[2]), sys.argv[3]
-    if mode == "errors":
+    if mode == "running":
+        out = run_running(program, arg)
+    elif mode == "errors":
         out = run_errors(program, arg)
     else:
         out = run_live(program, arg, core=(mode == "core"))

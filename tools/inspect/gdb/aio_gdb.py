@@ -398,6 +398,9 @@ class _Fiber:
         self.task = task
         self.thread_num = thread_num
         self.regs = regs  # register name -> value
+        # The thread's own frames: its innermost function frame and the calls inlined into it
+        # at its pc (they share its registers); the fiber's frames start at level `own`.
+        self.own = 1
 
 
 _selected = None  # the _Fiber shown, or None: the threads' own stacks
@@ -413,15 +416,15 @@ def _fiber_registers(snap, task):
 
 
 class _FiberUnwinder(gdb.unwinder.Unwinder):
-    """While a fiber is selected, the innermost frame of its thread gets the fiber's saved
-    registers as its caller's: frame #1 and older are the fiber's stack."""
+    """While a fiber is selected, the innermost function frame of its thread gets the fiber's
+    saved registers as its caller's: frame #own and older are the fiber's stack."""
 
     def __init__(self):
         super().__init__("aio-fiber")
 
     def __call__(self, pending):
         sel = _selected
-        if sel is None or pending.level() != 0:
+        if sel is None or pending.level() != sel.own - 1:
             return None
         th = gdb.selected_thread()
         if th is None or th.global_num != sel.thread_num:
@@ -447,7 +450,8 @@ if FrameDecorator is not None:
 
         def function(self):
             who = self._fiber.task.label if self._fiber.task is not None else "a fiber"
-            return "[the thread's own frame; the stack of %s starts at #1; aio bt --reset]" % who
+            return "[the thread's own frame; the stack of %s starts at #%d; aio bt --reset]" % (
+                who, self._fiber.own)
 
         def filename(self):
             return None
@@ -478,7 +482,7 @@ class _FiberFrameFilter:
     @staticmethod
     def _mark(frames, sel):
         for d in frames:
-            if d.inferior_frame().level() == 0:
+            if d.inferior_frame().level() < sel.own:
                 yield _ThreadFrame(d, sel)
             else:
                 yield d
@@ -486,15 +490,28 @@ class _FiberFrameFilter:
 
 def _select(fiber):
     global _selected
-    _selected = fiber
+    _selected = None
     gdb.invalidate_cached_frames()
+    if fiber is not None:
+        fiber.own = 1
+        try:
+            fr = gdb.newest_frame()
+            while fr is not None and fr.type() == gdb.INLINE_FRAME:
+                fr = fr.older()
+                fiber.own += 1
+        except gdb.error:
+            pass
+        _selected = fiber
+        gdb.invalidate_cached_frames()
 
 
 def _frames_of_selected(limit=MAX_FRAMES):
-    """The selected fiber's frames (#1 on), as dicts, innermost first."""
+    """The selected fiber's frames, as dicts, innermost first."""
     out = []
     try:
-        fr = gdb.newest_frame().older()
+        fr = gdb.newest_frame()
+        for _ in range(_selected.own if _selected is not None else 1):
+            fr = fr.older() if fr is not None else None
         progfile = gdb.current_progspace().filename
         while fr is not None and len(out) < limit:
             sal = fr.find_sal()
@@ -504,12 +521,17 @@ def _frames_of_selected(limit=MAX_FRAMES):
                 objfile = gdb.current_progspace().objfile_for_address(fr.pc())
             except (AttributeError, gdb.error):
                 pass
+            file = sal.symtab.filename if sal.symtab is not None else None
+            line, via = sal.line, None
+            if file is not None and is_own_file(file) and fr.type() != gdb.INLINE_FRAME:
+                file, line, via = _own_line_of_user_function(fr, file, line)
             out.append({
                 "level": fr.level(),
                 "pc": fr.pc(),
                 "name": name,
-                "file": sal.symtab.filename if sal.symtab is not None else None,
-                "line": sal.line,
+                "file": file,
+                "line": line,
+                "via": via,
                 "inline": fr.type() == gdb.INLINE_FRAME,
                 "objfile_is_program": objfile is None or objfile.filename == progfile,
                 "frame": fr,
@@ -518,6 +540,19 @@ def _frames_of_selected(limit=MAX_FRAMES):
     except gdb.error:
         pass
     return out
+
+
+def _own_line_of_user_function(fr, file, line):
+    """A frame of a user's function whose call instruction the line table gives to a header
+    inlined there (`aio::sleep(50ms)`: chrono.h) with no inlined frame for it: the frame is the
+    user's, its line unknown. Returns (the function's file, None, "header:line") then."""
+    try:
+        fn = fr.function()
+        if fn is not None and fn.symtab is not None and not is_own_file(fn.symtab.filename):
+            return fn.symtab.filename, None, "%s:%d" % (posixpath.basename(file), line)
+    except (gdb.error, RuntimeError):
+        pass
+    return file, line, None
 
 
 def _unwind_with(regs, task=None, limit=MAX_FRAMES):
@@ -571,10 +606,18 @@ def _call_site(pc):
     return _symbolize(pc - 1)
 
 
+def _where(fr, base=False):
+    """file:line, or for a line the line table gives to an inlined header, file (header:line)."""
+    name = posixpath.basename(fr["file"]) if base else fr["file"]
+    if fr.get("via"):
+        return "%s (%s)" % (name, fr["via"])
+    return "%s:%d" % (name, fr["line"])
+
+
 def _describe(fr):
     where = ""
     if fr["file"]:
-        where = " at %s:%d" % (fr["file"], fr["line"])
+        where = " at " + _where(fr)
     return "%s%s" % (fr["name"] or "0x%x" % fr["pc"], where)
 
 
@@ -751,8 +794,7 @@ the user line where it is suspended and where it was created."""
                     user = [f for f in _fiber_frames(snap, t) if _is_user_frame(f)]
                     if user:
                         f = user[0]
-                        at = ("%s:%d" % (posixpath.basename(f["file"]), f["line"])
-                              if f["file"] else f["name"])
+                        at = _where(f, base=True) if f["file"] else f["name"]
                 elif t.addr == lp.current:
                     at = "(on the CPU)"
                 waited = "-"
