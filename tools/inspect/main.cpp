@@ -12,14 +12,14 @@
 #include "stacks.hpp"
 #include "target.hpp"
 
-#include <CLI/CLI.hpp>
-
 #include <cstdio>
 #include <iostream>
 #include <memory>
 #include <optional>
 #include <string>
 #include <vector>
+
+#include <CLI/CLI.hpp>
 
 namespace {
 
@@ -43,8 +43,9 @@ pid_t parse_pid(const std::string& s) {
     char* end = nullptr;
     const long v = std::strtol(s.c_str(), &end, 10);
     if (s.empty() || *end != '\0' || v <= 0 || v > 0x3fffffff) {
-        throw inspect_error("'" + s + "' is not a process id (a positive number; pgrep finds "
-                                      "one by name)");
+        throw inspect_error("'" + s +
+                            "' is not a process id (a positive number; pgrep finds "
+                            "one by name)");
     }
     return static_cast<pid_t>(v);
 }
@@ -63,9 +64,9 @@ session open_session(const source_args& a, std::size_t needed_positionals,
     std::string what;
     if (!a.core.empty()) {
         if (a.positionals.size() != needed_positionals) {
-            throw CLI::ValidationError("with --core PROGRAM CORE, give " +
-                                       std::string(needed_positionals == 0 ? "no process id"
-                                                                           : "only the TASK"));
+            throw CLI::ValidationError(
+                "with --core PROGRAM CORE, give " +
+                std::string(needed_positionals == 0 ? "no process id" : "only the TASK"));
         }
         out.t = target::open_core(a.core[0], a.core[1]);
         what = "core file " + a.core[1] + " of " + a.core[0];
@@ -88,8 +89,9 @@ session open_session(const source_args& a, std::size_t needed_positionals,
         out.v->stacks[addr] = symbolize(*out.t, r);
     }
     if (out.s.loops.empty()) {
-        std::fprintf(stderr, "aio: %s runs no aio loop now (aio::run has not started or has "
-                             "returned)\n",
+        std::fprintf(stderr,
+                     "aio: %s runs no aio loop now (aio::run has not started or has "
+                     "returned)\n",
                      what.c_str());
     }
     return out;

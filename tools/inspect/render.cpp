@@ -103,9 +103,12 @@ nlohmann::json frame_json(const frame& f) {
 
 std::string kind_mark(const frame& f) {
     switch (kind_of(f)) {
-    case frame_kind::aio: return "  [aio]";
-    case frame_kind::library: return "  [lib]";
-    case frame_kind::user: return "";
+    case frame_kind::aio:
+        return "  [aio]";
+    case frame_kind::library:
+        return "  [lib]";
+    case frame_kind::user:
+        return "";
     }
     return "";
 }
@@ -305,8 +308,8 @@ std::string render_pstree(const view& v) {
     std::vector<std::uint64_t> path;
     std::function<void(const task_info&, const std::string&, const std::string&, bool,
                        const std::string&)>
-        node = [&](const task_info& t, const std::string& prefix, const std::string& via,
-                   bool last, const std::string& child_prefix) {
+        node = [&](const task_info& t, const std::string& prefix, const std::string& via, bool last,
+                   const std::string& child_prefix) {
             (void)last;
             std::string line = prefix + describe(t);
             const std::string w = waits_text(t);
@@ -591,16 +594,16 @@ nlohmann::json where_json(const view& v, const task_info* only) {
                                                                       : "library"}});
                 }
             }
-            tasks.push_back({{"id", t.id},
-                             {"name", t.name},
-                             {"state", t.state},
-                             {"waiting_on", t.waiting_on},
-                             {"frames", std::move(frames)},
-                             {"first_user_frame",
-                              st != nullptr && st->first_user < st->frames.size()
-                                  ? nlohmann::json(st->first_user)
-                                  : nlohmann::json(nullptr)},
-                             {"note", st != nullptr ? st->note : ""}});
+            tasks.push_back(
+                {{"id", t.id},
+                 {"name", t.name},
+                 {"state", t.state},
+                 {"waiting_on", t.waiting_on},
+                 {"frames", std::move(frames)},
+                 {"first_user_frame", st != nullptr && st->first_user < st->frames.size()
+                                          ? nlohmann::json(st->first_user)
+                                          : nlohmann::json(nullptr)},
+                 {"note", st != nullptr ? st->note : ""}});
         }
     }
     return {{"tasks", std::move(tasks)}};

@@ -6,13 +6,13 @@
 #include "stacks.hpp"
 #include "target.hpp"
 
-#include <nlohmann/json.hpp>
-
 #include <chrono>
 #include <cstdint>
 #include <map>
 #include <string>
 #include <vector>
+
+#include <nlohmann/json.hpp>
 
 namespace aio::inspect {
 

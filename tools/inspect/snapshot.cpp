@@ -7,8 +7,8 @@
 #include <cstdio>
 #include <ctime>
 #include <set>
-#include <unordered_map>
 #include <string_view>
+#include <unordered_map>
 
 namespace aio::inspect {
 
@@ -145,8 +145,8 @@ std::string describe(const task_info& t) {
 }
 
 const task_info* snapshot::lookup(const std::string& key, std::string& why) const {
-    const bool numeric =
-        !key.empty() && std::all_of(key.begin(), key.end(), [](char c) { return c >= '0' && c <= '9'; });
+    const bool numeric = !key.empty() && std::all_of(key.begin(), key.end(),
+                                                     [](char c) { return c >= '0' && c <= '9'; });
     std::vector<const task_info*> hits;
     for (const loop_info& l : loops) {
         for (const task_info& t : l.tasks) {
@@ -172,9 +172,9 @@ const task_info* snapshot::lookup(const std::string& key, std::string& why) cons
 
 snapshot read_snapshot(target& t) {
     const std::optional<std::uint64_t> root_addr = t.find_root();
-    const std::string who = t.is_core() ? "the program of this core file"
-                                        : "process " + std::to_string(t.pid()) + " (" +
-                                              t.name() + ")";
+    const std::string who = t.is_core()
+                                ? "the program of this core file"
+                                : "process " + std::to_string(t.pid()) + " (" + t.name() + ")";
     if (!root_addr) {
         throw inspect_error(who + " does not use aio: no aio_inspect_root symbol or section "
                                   "in its executable or libraries (built with aio older than "
@@ -356,18 +356,21 @@ snapshot read_snapshot(target& t) {
                 }
                 if (what == "aio::lock" && list != 0) {
                     std::uint64_t holder = 0;
-                    (void)t.read(list + static_cast<std::uint64_t>(r.field("lock.owner_from_waiters")),
+                    (void)t.read(list +
+                                     static_cast<std::uint64_t>(r.field("lock.owner_from_waiters")),
                                  &holder, sizeof holder);
-                    locks.push_back({a, holder, list - static_cast<std::uint64_t>(r.field("lock.waiters"))});
+                    locks.push_back(
+                        {a, holder, list - static_cast<std::uint64_t>(r.field("lock.waiters"))});
                 } else if (what == "aio::stream" && list != 0) {
-                    const bool write_side = ti.waiting_on.find("write") != std::string::npos ||
-                                            ti.waiting_on.find("drain") != std::string::npos ||
-                                            ti.waiting_on.find("close") != std::string::npos ||
-                                            ti.waiting_on.find("open_connection") != std::string::npos;
-                    const std::string peer = r.string_at(
-                        list + static_cast<std::uint64_t>(r.field(
-                                   write_side ? "stream.peer_from_write_waiters"
-                                              : "stream.peer_from_read_waiters")));
+                    const bool write_side =
+                        ti.waiting_on.find("write") != std::string::npos ||
+                        ti.waiting_on.find("drain") != std::string::npos ||
+                        ti.waiting_on.find("close") != std::string::npos ||
+                        ti.waiting_on.find("open_connection") != std::string::npos;
+                    const std::string peer =
+                        r.string_at(list + static_cast<std::uint64_t>(r.field(
+                                               write_side ? "stream.peer_from_write_waiters"
+                                                          : "stream.peer_from_read_waiters")));
                     if (!peer.empty()) {
                         ti.detail = "peer " + peer;
                     }
@@ -380,7 +383,8 @@ snapshot read_snapshot(target& t) {
                 }
                 if (ti.waiting_on == "aio::task_group") {
                     const std::uint64_t group = r.ptr(a, "task.waiting_object");
-                    const std::uint64_t v = group + static_cast<std::uint64_t>(r.field("task_group.children"));
+                    const std::uint64_t v =
+                        group + static_cast<std::uint64_t>(r.field("task_group.children"));
                     std::uint64_t begin = 0, end = 0;
                     (void)t.read(v, &begin, 8);
                     (void)t.read(v + 8, &end, 8);
@@ -470,7 +474,8 @@ snapshot read_snapshot(target& t) {
                 auto it = s.by_addr.find(waiter_task);
                 if (it != s.by_addr.end()) {
                     auto* p = const_cast<task_info*>(it->second);
-                    const std::string via = p->waiting_on.empty() ? "aio::task::get" : p->waiting_on;
+                    const std::string via =
+                        p->waiting_on.empty() ? "aio::task::get" : p->waiting_on;
                     p->waits_for.push_back({ti.addr, via});
                 }
             }
@@ -519,9 +524,10 @@ snapshot read_snapshot(target& t) {
                     unique.push_back(e);
                 }
             }
-            std::stable_sort(unique.begin(), unique.end(), [&](const wait_edge& a, const wait_edge& b) {
-                return s.find(a.to)->id < s.find(b.to)->id;
-            });
+            std::stable_sort(unique.begin(), unique.end(),
+                             [&](const wait_edge& a, const wait_edge& b) {
+                                 return s.find(a.to)->id < s.find(b.to)->id;
+                             });
             ti.waits_for = std::move(unique);
             if (ti.detail.empty() && ti.deadline_in_s && ti.deadline_kind == "sleep") {
                 char buf[64];

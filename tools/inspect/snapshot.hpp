@@ -22,11 +22,11 @@ struct task_info {
     std::uint64_t addr = 0;
     std::uint64_t id = 0;
     std::string name;
-    std::string state;       ///< "running", "ready", "waiting", "done"
-    std::string outcome;     ///< done tasks: "value", "exception", "cancelled"
+    std::string state;         ///< "running", "ready", "waiting", "done"
+    std::string outcome;       ///< done tasks: "value", "exception", "cancelled"
     bool not_awaited = false;  ///< done, and nobody took its result nor detached it
-    std::string waiting_on;  ///< the call or primitive ("aio::sleep"), "" unless waiting
-    std::string detail;      ///< "until +3.0 s", "held by task 5 'a'", "peer 10.0.0.1:80"
+    std::string waiting_on;    ///< the call or primitive ("aio::sleep"), "" unless waiting
+    std::string detail;        ///< "until +3.0 s", "held by task 5 'a'", "peer 10.0.0.1:80"
     std::optional<double> waiting_for_s;  ///< since it parked
     std::optional<double> deadline_in_s;  ///< its sleep's end, or its timeout's
     std::string deadline_kind;            ///< "sleep", "timeout", "deadline"

@@ -1,5 +1,14 @@
 #include "target.hpp"
 
+#include <algorithm>
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <memory>
+#include <set>
+#include <sstream>
+
 #include <cxxabi.h>
 #include <dirent.h>
 #include <dwarf.h>
@@ -10,15 +19,6 @@
 #include <sys/uio.h>
 #include <sys/wait.h>
 #include <unistd.h>
-
-#include <algorithm>
-#include <cerrno>
-#include <cstdlib>
-#include <cstring>
-#include <fstream>
-#include <memory>
-#include <set>
-#include <sstream>
 
 namespace aio::inspect {
 
@@ -101,10 +101,10 @@ std::string die_name(Dwarf_Die* die) {
     return {};
 }
 
-const Dwfl_Callbacks live_callbacks = {
-    dwfl_linux_proc_find_elf, dwfl_standard_find_debuginfo, nullptr, nullptr};
-const Dwfl_Callbacks core_callbacks = {
-    dwfl_build_id_find_elf, dwfl_standard_find_debuginfo, nullptr, nullptr};
+const Dwfl_Callbacks live_callbacks = {dwfl_linux_proc_find_elf, dwfl_standard_find_debuginfo,
+                                       nullptr, nullptr};
+const Dwfl_Callbacks core_callbacks = {dwfl_build_id_find_elf, dwfl_standard_find_debuginfo,
+                                       nullptr, nullptr};
 
 int frame_cb(Dwfl_Frame* state, void* arg);
 
@@ -163,9 +163,12 @@ bool fiber_callbacks::set_initial_registers(Dwfl_Thread* thread, void*) {
 }
 
 namespace {
-const Dwfl_Thread_Callbacks fiber_thread_callbacks = {
-    &fiber_callbacks::next_thread, &fiber_callbacks::get_thread, &fiber_callbacks::memory_read,
-    &fiber_callbacks::set_initial_registers, nullptr, nullptr};
+const Dwfl_Thread_Callbacks fiber_thread_callbacks = {&fiber_callbacks::next_thread,
+                                                      &fiber_callbacks::get_thread,
+                                                      &fiber_callbacks::memory_read,
+                                                      &fiber_callbacks::set_initial_registers,
+                                                      nullptr,
+                                                      nullptr};
 }  // namespace
 
 std::unique_ptr<target> target::attach(pid_t pid) {
@@ -186,6 +189,11 @@ std::unique_ptr<target> target::attach(pid_t pid) {
                                 " (a debugger?); detach it first, or use the debugger's own "
                                 "`aio tasks` (docs/inspect.md)");
         }
+    }
+    // Another user's process (without root): its memory map is as closed as ptrace is.
+    if (::access((proc + "/maps").c_str(), R_OK) != 0 ||
+        ::access((proc + "/mem").c_str(), R_OK) != 0) {
+        throw inspect_error(permission_advice(pid));
     }
     // The modules first, while the program still runs: the pause is only the reading.
     // process_vm_readv needs the same permission ptrace had; /proc/PID/mem is the fallback.
@@ -237,8 +245,7 @@ std::unique_ptr<target> target::attach(pid_t pid) {
     return owned;
 }
 
-std::unique_ptr<target> target::open_core(const std::string& program,
-                                          const std::string& core) {
+std::unique_ptr<target> target::open_core(const std::string& program, const std::string& core) {
     std::unique_ptr<target> owned(new target());
     target& t = *owned;
     t.name_ = program;
@@ -257,8 +264,9 @@ std::unique_ptr<target> target::open_core(const std::string& program,
         if (e != nullptr) {
             elf_end(e);
         }
-        throw inspect_error("'" + core + "' is not a core file (expected an ELF core, as gcore "
-                                         "or the kernel write)");
+        throw inspect_error("'" + core +
+                            "' is not a core file (expected an ELF core, as gcore "
+                            "or the kernel write)");
     }
     t.core_elf_ = e;
     std::size_t n = 0;
@@ -452,8 +460,8 @@ void target::prefetch(const std::vector<std::pair<std::uint64_t, std::size_t>>& 
             remote.push_back({reinterpret_cast<void*>(ranges[i].first), ranges[i].second});
             total += ranges[i].second;
         }
-        const ssize_t got = ::process_vm_readv(pid_, local.data(), local.size(), remote.data(),
-                                               remote.size(), 0);
+        const ssize_t got =
+            ::process_vm_readv(pid_, local.data(), local.size(), remote.data(), remote.size(), 0);
         // The read stops at the first range it cannot read: keep the complete ones, read the
         // others one by one.
         std::size_t done = got > 0 ? static_cast<std::size_t>(got) : 0;
@@ -529,7 +537,8 @@ std::optional<std::uint64_t> target::find_root() const {
                         continue;
                     }
                     const char* name = elf_strptr(e, shstrndx, sh.sh_name);
-                    if (name != nullptr && std::strcmp(name, "aio_inspect") == 0 && sh.sh_addr != 0) {
+                    if (name != nullptr && std::strcmp(name, "aio_inspect") == 0 &&
+                        sh.sh_addr != 0) {
                         s->found = sh.sh_addr + bias;
                         return DWARF_CB_ABORT;
                     }
@@ -639,8 +648,8 @@ std::vector<frame> target::symbolize_uncached(std::uint64_t pc) const {
         return out;
     }
     const char* mainfile = nullptr;
-    const char* modname = dwfl_module_info(mod, nullptr, nullptr, nullptr, nullptr, nullptr,
-                                           &mainfile, nullptr);
+    const char* modname =
+        dwfl_module_info(mod, nullptr, nullptr, nullptr, nullptr, nullptr, &mainfile, nullptr);
     base.module = mainfile != nullptr ? mainfile : (modname != nullptr ? modname : "");
     const std::string symbol = demangle(dwfl_module_addrname(mod, pc));
 
@@ -655,7 +664,8 @@ std::vector<frame> target::symbolize_uncached(std::uint64_t pc) const {
     }
     Dwarf_Addr bias = 0;
     Dwarf_Die* cu = dwfl_module_addrdie(mod, pc, &bias);
-    std::vector<Dwarf_Die> chain = cu != nullptr ? code_scopes(cu, pc - bias) : std::vector<Dwarf_Die>{};
+    std::vector<Dwarf_Die> chain =
+        cu != nullptr ? code_scopes(cu, pc - bias) : std::vector<Dwarf_Die>{};
     Dwarf_Files* files = nullptr;
     std::size_t nfiles = 0;
     if (cu != nullptr) {

@@ -2,9 +2,6 @@
 // or a core file. Reads its memory, knows its modules (libdwfl) and unwinds stacks.
 #pragma once
 
-#include <elfutils/libdw.h>
-#include <elfutils/libdwfl.h>
-
 #include <chrono>
 #include <cstdint>
 #include <map>
@@ -13,8 +10,11 @@
 #include <stdexcept>
 #include <string>
 #include <utility>
-#include <sys/types.h>
 #include <vector>
+
+#include <elfutils/libdw.h>
+#include <elfutils/libdwfl.h>
+#include <sys/types.h>
 
 namespace aio::inspect {
 
@@ -31,12 +31,12 @@ struct fiber_registers {
 
 /// One frame of a stack, symbolized; inlined calls are frames of their own.
 struct frame {
-    std::uint64_t pc = 0;       ///< the address looked up (a return address minus one)
-    std::string function;       ///< demangled, or "" when unknown
-    std::string file;           ///< source file, or "" without debug info
+    std::uint64_t pc = 0;  ///< the address looked up (a return address minus one)
+    std::string function;  ///< demangled, or "" when unknown
+    std::string file;      ///< source file, or "" without debug info
     int line = 0;
-    std::string module;         ///< the executable or library
-    bool inlined = false;       ///< an inlined call inside the next frame
+    std::string module;    ///< the executable or library
+    bool inlined = false;  ///< an inlined call inside the next frame
 };
 
 class target {
@@ -97,20 +97,20 @@ private:
     std::vector<pid_t> stopped_;
     std::chrono::steady_clock::time_point stopped_at_{};
     std::chrono::steady_clock::time_point resumed_at_{};
-    int mem_fd_ = -1;   // /proc/PID/mem, when process_vm_readv is not allowed
+    int mem_fd_ = -1;  // /proc/PID/mem, when process_vm_readv is not allowed
     int core_fd_ = -1;
     void* core_elf_ = nullptr;  // Elf*
     struct segment {
         std::uint64_t vaddr, filesz, offset;
     };
     std::vector<segment> core_segments_;
-    Dwfl* dwfl_ = nullptr;          // modules; fibers are its "threads"
-    Dwfl* thread_dwfl_ = nullptr;   // the real threads (made on first use)
+    Dwfl* dwfl_ = nullptr;         // modules; fibers are its "threads"
+    Dwfl* thread_dwfl_ = nullptr;  // the real threads (made on first use)
     std::string core_program_;
     mutable std::map<Dwarf_Off, std::vector<Dwarf_Die>> code_index_;  // per CU: subprograms
-    std::map<std::uint64_t, std::vector<char>> copies_;                // prefetch(): by start
-    mutable std::map<std::uint64_t, std::string> strings_;             // read_cstring()
-    mutable std::map<std::uint64_t, std::vector<frame>> symbols_;      // symbolize(pc)
+    std::map<std::uint64_t, std::vector<char>> copies_;               // prefetch(): by start
+    mutable std::map<std::uint64_t, std::string> strings_;            // read_cstring()
+    mutable std::map<std::uint64_t, std::vector<frame>> symbols_;     // symbolize(pc)
     bool read_live(std::uint64_t addr, void* buf, std::size_t len) const;
     std::string read_cstring_uncached(std::uint64_t addr, std::size_t max) const;
     std::vector<frame> symbolize_uncached(std::uint64_t pc) const;
