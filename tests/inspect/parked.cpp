@@ -141,6 +141,9 @@ int main(int argc, char** argv) {
             jobs.wait_and_close(aio::no_timeout);  // park:closer
         });
 
+        // Done, and nobody asked for its result: done-not-awaited.
+        auto finished = aio::create_task(aio::task_options{.name = "finished"}, [] { return 42; });
+
         std::vector<aio::task<void>> idlers;
         for (long i = 0; i < idle; ++i) {
             idlers.push_back(aio::create_task(aio::task_options{.name = "idle"}, nap));

@@ -83,6 +83,9 @@ def check_views(tool, source_args, source, parks, created, core):
     check(rows["closer"]["detail"] == "scheduler 'orders'", "wait_and_close names the scheduler")
     check(rows["order-1"].get("job") == "order-1" and rows["order-1"].get("scheduler") == "orders",
           "a job is shown with its scheduler")
+    fin = rows.get("finished", {})
+    check(fin.get("state") == "done" and fin.get("not_awaited") is True and
+          fin.get("outcome") == "value", "a task done and never awaited (got %s)" % fin)
     # Who waits for whom, as ps reports it.
     for a, b in EDGES:
         check(any(by_id[w["id"]]["name"] == b for w in rows[a]["waits_for"]),
@@ -134,15 +137,18 @@ def check_views(tool, source_args, source, parks, created, core):
     check(any("'gather-child-a'" in g and "'gather-child-b'" in g for _, g in groups),
           "where --all merges identical stacks")
     singles = len(re.findall(r"^task \d+ '[^']*' on thread", out, re.M))
+    singles += len(re.findall(r"^  task \d+ '[^']*': done", out, re.M))  # without a stack
     check(singles + sum(int(n) for n, _ in groups) == len(rows),
           "where --all covers every task (%d of %d)" % (singles + sum(int(n) for n, _ in groups),
                                                         len(rows)))
 
     # ps, text: the columns a person reads.
     rc, out, _ = aio(tool, "ps", *source_args)
-    check(re.search(r"^\s+\d+ cycle-a\s+waiting aio::lock \(held by task \d+ 'cycle-b'\)", out, re.M),
+    check(re.search(r"^\s+\d+ cycle-a\s+waiting\s+aio::lock \(held by task \d+ 'cycle-b'\)", out, re.M),
           "aio ps: the text row of cycle-a")
     check(re.search(r"inspect/%s:%d" % (re.escape(base), parks["cycle"]), out), "aio ps: the line")
+    check(re.search(r"^\s+\d+ finished\s+done-not-awaited\s*", out, re.M),
+          "aio ps: a task done and never awaited")
 
 
 def run_live(tool, program, source):
@@ -219,6 +225,22 @@ def run_errors(tool, program, source):
         finally:
             tracer.kill()
             tracer.wait()
+    finally:
+        stop(proc)
+    # A program whose aio has another inspection root version (written into it with gdb).
+    proc = start(program)
+    try:
+        subprocess.run(["gdb", "-batch", "-nx", "-p", str(proc.pid), "-ex",
+                        "set var *(unsigned int*)((char*)&aio_inspect_root + 8) = 99"],
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=60)
+        rc, _, err = aio(tool, "ps", str(proc.pid))
+        check(rc == 1 and "has an inspection root of version 99; this aio command reads "
+              "version 1" in err, "a version mismatch names both versions")
+        subprocess.run(["gdb", "-batch", "-nx", "-p", str(proc.pid), "-ex",
+                        "set var *(char*)&aio_inspect_root = 'x'"],
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=60)
+        rc, _, err = aio(tool, "ps", str(proc.pid))
+        check(rc == 1 and "is damaged (bad magic)" in err, "a damaged root says so")
     finally:
         stop(proc)
     # Several tasks of one name: where asks for the id.
