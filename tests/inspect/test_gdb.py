@@ -24,7 +24,7 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from parked_facts import EDGES, TASKS, source_facts, start, stop  # noqa: E402
+from parked_facts import CORE_DIR, EDGES, TASKS, source_facts, start, stop  # noqa: E402
 
 GDB = os.environ.get("GDB", "gdb")
 
@@ -168,7 +168,7 @@ def run_live(program, source, core):
     parks, created = source_facts(source)
     safe = os.path.dirname(os.path.realpath(program))
     proc = start(program)
-    tmp = tempfile.mkdtemp(prefix="aio-gdb-")
+    tmp = tempfile.mkdtemp(prefix="aio-gdb-", dir=CORE_DIR)
     try:
         if core:
             t0 = time.monotonic()

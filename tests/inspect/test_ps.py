@@ -22,7 +22,7 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from parked_facts import EDGES, TASKS, source_facts, start, stop  # noqa: E402
+from parked_facts import CORE_DIR, EDGES, TASKS, source_facts, start, stop  # noqa: E402
 
 failures = []
 outputs = []
@@ -163,7 +163,7 @@ def run_live(tool, program, source):
 def run_core(tool, program, source):
     parks, created = source_facts(source)
     proc = start(program)
-    tmp = tempfile.mkdtemp(prefix="aio-ps-")
+    tmp = tempfile.mkdtemp(prefix="aio-ps-", dir=CORE_DIR)
     try:
         subprocess.run(["gcore", "-o", os.path.join(tmp, "core"), str(proc.pid)],
                        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=60)
