@@ -30,7 +30,8 @@ foreach(case list hint-levels reset reset-keeps-every-version watch-save-during-
              forbidden-output variants-judged
              watch-status-and-next watch-hint-and-quit watch-line-mode progress-json
              collector-report collector-rejects-bad-input report-collector-down
-             stale-program-is-rebuilt verify-retries-timing-findings)
+             stale-program-is-rebuilt verify-retries-timing-findings broken-must-hang
+             hang-shows-tasks)
   add_test(NAME "lessons runner: ${case}"
            COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/test_runner.sh ${case} $<TARGET_FILE:aio_lessons_runner>)
   set_tests_properties("lessons runner: ${case}" PROPERTIES LABELS "lessons;runner" TIMEOUT 60)
