@@ -515,6 +515,26 @@ hang-shows-tasks)
     run_hung
     expect_in "$out" "the program hung; the aio tool is not built ($tool), so its tasks cannot be shown"
     ;;
+hang-shows-deadlock)
+    # The real thing: lesson 24's broken program (argument 3), which deadlocks, run by the
+    # runner past a short time limit; the real aio tool (argument 4) shows the tree, whose
+    # deadlock line names the two transfers that wait for each other. Stand-in tree: links.
+    [ -x "${3:-}" ] && [ -x "${4:-}" ] || fail "usage: test_runner.sh hang-shows-deadlock RUNNER BROKEN AIO"
+    lesson=$(sed -n 's/^name = "\(24-[^"]*\)"/\1/p' "$src/lessons/lessons.toml")
+    [ -n "$lesson" ] || fail "no lesson 24 in lessons.toml"
+    fake=$ws/build
+    mkdir -p "$fake/lessons/$lesson" "$fake/tools/inspect"
+    ln -s "$3" "$fake/lessons/$lesson/workspace"
+    ln -s "$4" "$fake/tools/inspect/aio"
+    out=$(AIO_LESSONS_BUILD_DIR=$fake AIO_LESSONS_TIME_LIMIT=1.5 "$runner" --no-build run 24 2>&1)
+    expect_in "$out" "hung: killed after 1.5 s"
+    expect_in "$out" "the program hung; its tasks (aio pstree):"
+    deadlock=$(sed -n '/its tasks (aio pstree):/,$p' <<<"$out" | grep -m1 'deadlock:') ||
+        fail "no deadlock: line in the tree:"$'\n'"$out"
+    [[ $deadlock == *payroll* && $deadlock == *refunds* ]] ||
+        fail "the deadlock line does not name payroll and refunds: $deadlock"
+    [[ $deadlock != *fees* ]] || fail "fees waits behind the cycle, it is not in it: $deadlock"
+    ;;
 *)
     fail "unknown case"
     ;;
