@@ -43,11 +43,12 @@ void write(const account& a, int balance) {
 // two accounts stay locked for the whole transfer, so that no other transfer changes them in
 // between (that would lose an update, as in lesson 01).
 void transfer(account& from, account& to, int amount) {
-    // A deadlock needs a cycle: payroll held alice and waited for bob while refunds held bob
-    // and waited for alice. When every transfer locks the account with the lower id first, a
-    // task that waits for a lock holds only locks of lower ids than that one, so a chain of
-    // "waits for a lock held by" climbs in id and can never come back to where it started.
-    // Refunds and fees now simply queue for alice behind payroll, and go on in turn.
+    // FIXED: both locks in one global order, the lower account id first. A deadlock needs a
+    // cycle: payroll held alice and waited for bob while refunds held bob and waited for
+    // alice. When every transfer locks the account with the lower id first, a task that waits
+    // for a lock holds only locks of lower ids than that one, so a chain of "waits for a lock
+    // held by" climbs in id and can never come back to where it started. Refunds and fees
+    // now simply queue for alice behind payroll, and go on in turn.
     account& first = from.id < to.id ? from : to;
     account& second = from.id < to.id ? to : from;
     auto first_held = first.lock.guard();
