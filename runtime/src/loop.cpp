@@ -1,4 +1,5 @@
 // The event loop. See loop_core.hpp for the map and docs/design.md for the phases.
+#include "inspect.hpp"
 #include "loop_core.hpp"
 
 #include <aio/errors.hpp>
@@ -160,12 +161,14 @@ loop_core::loop_core(const run_options& options)
     }
     std::lock_guard<std::mutex> lock(running_loops_mutex);
     running_loops.push_back(this);
+    inspect_link(this);
 }
 
 loop_core::~loop_core() {
     {
         std::lock_guard<std::mutex> lock(running_loops_mutex);
         running_loops.erase(std::find(running_loops.begin(), running_loops.end(), this));
+        inspect_unlink(this);
     }
     // Task objects that outlive the loop (their handles are still held) forget it; report the
     // failures nobody retrieved now, since nobody can any more through this loop.

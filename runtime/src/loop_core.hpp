@@ -201,7 +201,8 @@ public:
     bool accepting_threadsafe_ = true;  // guarded by ts_mutex_
     int outstanding_jobs_ = 0;
 
-    task_base* all_head_ = nullptr;  // every live task object of this loop
+    task_base* all_head_ = nullptr;      // every live task object of this loop
+    loop_core* inspect_next_ = nullptr;  // the next loop of aio_inspect_root's list (inspect.cpp)
     loop::statistics stats_{};
 
     std::vector<instrument*> instruments_;
@@ -261,11 +262,13 @@ public:
         if (when != time_point::max()) {
             node_.deadline = when;
             node_.owner = &w;
-            node_.fire = [](timer_node* n) noexcept { notify(*static_cast<waiter*>(n->owner), 2); };
+            node_.fire = &fire;
             loop_.add_timer(node_);
         }
     }
     ~deadline_timer() { loop_.remove_timer(node_); }
+    /// The timer's action (its address tells the inspector what a heap node is).
+    static void fire(timer_node* n) noexcept { notify(*static_cast<waiter*>(n->owner), 2); }
     deadline_timer(const deadline_timer&) = delete;
     deadline_timer& operator=(const deadline_timer&) = delete;
 

@@ -19,6 +19,12 @@ void wake_sleeper(detail::timer_node* tn) noexcept {
 
 }  // namespace
 
+namespace detail {
+std::int64_t inspect_sleep_fire() noexcept {
+    return static_cast<std::int64_t>(reinterpret_cast<std::uintptr_t>(&wake_sleeper));
+}
+}  // namespace detail
+
 void sleep_until(time_point when) {
     detail::task_base& me = detail::require_task("aio::sleep()");
     detail::loop_core& l = *me.loop_;

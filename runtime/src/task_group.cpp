@@ -101,6 +101,7 @@ void task_group::exit(std::exception_ptr body_error) {
     while (callbacks_pending_ > 0) {
         detail::waiter w{parent_};
         joiner_ = &w;
+        parent_->waiting_object_ = this;  // for the inspector: whose children it waits for
         bool notified = detail::park_or_cancelled(*parent_, "aio::task_group");
         joiner_ = nullptr;
         if (!notified) {

@@ -29,6 +29,11 @@ struct timeout_timer {
     static void fire(timer_node* n) noexcept { static_cast<timeout_scope*>(n->owner)->fire(); }
 };
 
+/// For the inspector: a timer node with this action belongs to a timeout_scope.
+std::int64_t inspect_timeout_fire() noexcept {
+    return static_cast<std::int64_t>(reinterpret_cast<std::uintptr_t>(&timeout_timer::fire));
+}
+
 }  // namespace aio::detail
 
 namespace aio {

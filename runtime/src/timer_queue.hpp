@@ -12,6 +12,8 @@
 
 namespace aio::detail {
 
+struct inspect_layout;
+
 struct timer_node {
     time_point deadline{};
     std::uint64_t seq = 0;
@@ -35,6 +37,7 @@ public:
     timer_node* pop() noexcept;
 
 private:
+    friend struct inspect_layout;  // aio ps: the deadlines tasks wait for
     static bool less(const timer_node* a, const timer_node* b) noexcept {
         return a->deadline < b->deadline || (a->deadline == b->deadline && a->seq < b->seq);
     }

@@ -5,6 +5,10 @@
 
 namespace aio {
 
+namespace detail {
+struct inspect_layout;
+}
+
 /// A non-reentrant lock owned by a task. Fair: waiters acquire in FIFO order and release()
 /// hands the lock straight to the first waiter, so a newcomer cannot barge in.
 /// For scoped use (asyncio's `async with lock:`): `auto held = l.guard();`. Loop thread only.
@@ -54,8 +58,9 @@ public:
     }
 
 private:
-    void hand_on() noexcept;  // to the first waiter, or free
-    void* owner_ = nullptr;   // the holding task (set by release() when handed to a waiter)
+    friend struct detail::inspect_layout;  // aio ps: who holds it
+    void hand_on() noexcept;               // to the first waiter, or free
+    void* owner_ = nullptr;  // the holding task (set by release() when handed to a waiter)
     detail::wait_list waiters_{"aio::lock"};
 };
 

@@ -14,6 +14,10 @@
 
 namespace aio {
 
+namespace detail {
+struct inspect_layout;
+}
+
 template <class Body>
 auto with_task_group(Body&& body);
 
@@ -56,6 +60,7 @@ public:
 private:
     template <class Body>
     friend auto with_task_group(Body&& body);
+    friend struct detail::inspect_layout;  // aio pstree: the children a parent waits for
 
     explicit task_group(detail::task_base& parent) noexcept
         : parent_(&parent) {}

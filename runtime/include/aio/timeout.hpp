@@ -21,6 +21,7 @@ inline constexpr time_point no_deadline = time_point::max();
 
 namespace detail {
 struct timeout_timer;
+struct inspect_layout;
 /// now + d on the running loop, saturating; no_timeout gives no_deadline.
 time_point deadline_after(duration d);
 }  // namespace detail
@@ -55,6 +56,7 @@ public:
 
 private:
     friend struct detail::timeout_timer;
+    friend struct detail::inspect_layout;  // aio ps: a task's deadline
     enum class state : std::uint8_t { active, expiring, expired, exited_clean };
     void arm();
     void disarm() noexcept;

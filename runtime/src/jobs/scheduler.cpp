@@ -65,16 +65,25 @@ void report_to_loop(exception_context ctx) noexcept {
 
 namespace detail {
 
+namespace {
+void job_done_hook(aio::detail::task_base*, void* arg) noexcept {
+    auto* self = static_cast<job_state*>(arg);
+    self->on_done();
+    self->release();
+}
+}  // namespace
+
+/// For the inspector: a task whose done hook is this one is a job (its argument the job).
+std::int64_t inspect_job_hook() noexcept {
+    return static_cast<std::int64_t>(reinterpret_cast<std::uintptr_t>(&job_done_hook));
+}
+
 void job_state::started(task_ref t) {
     task_ = std::move(t);
     add_ref();  // the done hook's
     aio::detail::task_base* b = task_.base();
     b->done_hook_arg_ = this;
-    b->done_hook_ = [](aio::detail::task_base*, void* arg) noexcept {
-        auto* self = static_cast<job_state*>(arg);
-        self->on_done();
-        self->release();
-    };
+    b->done_hook_ = &job_done_hook;
     while (waiter* w = start_waiters_.pop_front()) {
         notify(*w);
     }

@@ -610,6 +610,19 @@ void stream_access::close_soon(stream& s) noexcept {
     }
 }
 
+// For the inspector: where a stream's peer ("host:port") lies from each of its wait lists.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Winvalid-offsetof"
+std::int64_t inspect_stream_peer_from_read() noexcept {
+    return static_cast<std::int64_t>(offsetof(stream_impl, peer)) -
+           static_cast<std::int64_t>(offsetof(stream_impl, read_waiters));
+}
+std::int64_t inspect_stream_peer_from_write() noexcept {
+    return static_cast<std::int64_t>(offsetof(stream_impl, peer)) -
+           static_cast<std::int64_t>(offsetof(stream_impl, write_waiters));
+}
+#pragma GCC diagnostic pop
+
 }  // namespace aio::detail
 
 namespace aio {

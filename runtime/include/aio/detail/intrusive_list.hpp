@@ -16,6 +16,7 @@ namespace aio::detail {
 
 class task_base;
 class wait_list;
+struct inspect_layout;  // runtime/src/inspect.cpp: reads the layout for aio ps
 
 /// One task waiting for one thing. `status` is 0 while waiting; the waker sets it (> 0) and
 /// wakes the task. A task may wait on several sources at once with one waiter per source.
@@ -102,6 +103,7 @@ public:
     }
 
 private:
+    friend struct inspect_layout;
     struct chain {
         waiter* head = nullptr;
         waiter* tail = nullptr;

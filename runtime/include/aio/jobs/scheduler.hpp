@@ -345,6 +345,7 @@ public:
 
 private:
     friend class detail::job_state;
+    friend struct aio::detail::inspect_layout;  // aio pstree: the jobs wait_and_close waits for
     void check_open(const char* what) const;
     void admit(const detail::job_ptr& s);
     void start(detail::job_state& s);
