@@ -17,10 +17,10 @@
 namespace aio::detail {
 
 // Defined next to what they describe.
-std::int64_t inspect_sleep_fire() noexcept;                // sleep.cpp
-std::int64_t inspect_timeout_fire() noexcept;              // timeout.cpp
-std::int64_t inspect_stream_peer_from_read() noexcept;     // net/stream.cpp
-std::int64_t inspect_stream_peer_from_write() noexcept;    // net/stream.cpp
+std::int64_t inspect_sleep_fire() noexcept;              // sleep.cpp
+std::int64_t inspect_timeout_fire() noexcept;            // timeout.cpp
+std::int64_t inspect_stream_peer_from_read() noexcept;   // net/stream.cpp
+std::int64_t inspect_stream_peer_from_write() noexcept;  // net/stream.cpp
 
 }  // namespace aio::detail
 
@@ -99,7 +99,7 @@ using aio::detail::task_base;
 const aio_inspect_field fields[] = {
     // loops
     {"loop.next", AIO_OFF(loop_core, inspect_next_)},
-    {"loop.tid", AIO_OFF(loop_core, tid_)},  // long
+    {"loop.tid", AIO_OFF(loop_core, tid_)},                  // long
     {"loop.thread_name", AIO_OFF(loop_core, thread_name_)},  // char[16]
     {"loop.all_head", AIO_OFF(loop_core, all_head_)},
     {"loop.current", AIO_OFF(loop_core, current_)},  // the task on the CPU, or null
@@ -107,19 +107,20 @@ const aio_inspect_field fields[] = {
     {"loop.virtual_time", AIO_OFF(loop_core, virtual_time_)},  // bool
     {"loop.virtual_now", AIO_OFF(loop_core, virtual_now_)},    // i64 ns, steady clock
     {"loop.closing", AIO_OFF(loop_core, closing_)},            // bool
-    {"loop.timers", inspect_layout::loop_timers()},  // timer_node* [begin, end): a vector
+    {"loop.timers", inspect_layout::loop_timers()},            // timer_node* [begin, end): a vector
     // tasks
     {"task.all_next", AIO_OFF(task_base, all_next_)},
     {"task.loop", AIO_OFF(task_base, loop_)},
     {"task.id", AIO_OFF(task_base, id_)},      // u64
     {"task.name", AIO_OFF(task_base, name_)},  // std::string: char* data, u64 size; "" = task-<id>
-    {"task.state", AIO_OFF(task_base, state_)},      // u8, see state.*
-    {"task.outcome", AIO_OFF(task_base, outcome_)},  // u8, see outcome.*
+    {"task.state", AIO_OFF(task_base, state_)},            // u8, see state.*
+    {"task.outcome", AIO_OFF(task_base, outcome_)},        // u8, see outcome.*
     {"task.waiting_on", AIO_OFF(task_base, waiting_on_)},  // const char*, or null: see waits
-    {"task.waiting_object", AIO_OFF(task_base, waiting_object_)},  // task_group* for "aio::task_group"
-    {"task.parked_at", AIO_OFF(task_base, parked_at_)},  // i64 ns, CLOCK_MONOTONIC_COARSE
-    {"task.awaiting", AIO_OFF(task_base, awaiting_)},    // task_base* in get()
-    {"task.waits", AIO_OFF(task_base, waits_)},          // waiter*, innermost first
+    {"task.waiting_object",
+     AIO_OFF(task_base, waiting_object_)},                     // task_group* for "aio::task_group"
+    {"task.parked_at", AIO_OFF(task_base, parked_at_)},        // i64 ns, CLOCK_MONOTONIC_COARSE
+    {"task.awaiting", AIO_OFF(task_base, awaiting_)},          // task_base* in get()
+    {"task.waits", AIO_OFF(task_base, waits_)},                // waiter*, innermost first
     {"task.done_waiters", AIO_OFF(task_base, done_waiters_)},  // wait_list: who waits for it
     {"task.ctx", AIO_OFF(task_base, slot_) + AIO_OFF(aio::detail::context_slot, ctx)},
     {"task.stack", AIO_OFF(task_base, stack_)},  // fiber_stack*, null before start and once done
@@ -129,8 +130,8 @@ const aio_inspect_field fields[] = {
      AIO_OFF(task_base, site_) + AIO_OFF(aio::detail::creation_site, function)},
     {"task.site_line", AIO_OFF(task_base, site_) + AIO_OFF(aio::detail::creation_site, line)},
     {"task.site_caller", AIO_OFF(task_base, site_) + AIO_OFF(aio::detail::creation_site, caller)},
-    {"task.observed", AIO_OFF(task_base, observed_)},    // bool: get/gather took it over
-    {"task.detached", AIO_OFF(task_base, detached_)},    // bool
+    {"task.observed", AIO_OFF(task_base, observed_)},  // bool: get/gather took it over
+    {"task.detached", AIO_OFF(task_base, detached_)},  // bool
     {"task.cancel_requests", AIO_OFF(task_base, cancel_requests_)},  // u32: cancelling()
     {"task.exception", AIO_OFF(task_base, exception_)},  // std::exception_ptr: one pointer
     {"task.done_hook", AIO_OFF(task_base, done_hook_)},
@@ -165,11 +166,12 @@ const aio_inspect_field fields[] = {
     {"wait_list.what", inspect_layout::wait_list_what()},  // const char*: "aio::lock", ...
     // what is behind a wait list, from the list's address
     {"lock.waiters", inspect_layout::lock_waiters()},  // the lock's wait_list, in the lock
-    {"lock.owner_from_waiters", inspect_layout::lock_owner_from_waiters()},  // task_base* or the lock
+    {"lock.owner_from_waiters",
+     inspect_layout::lock_owner_from_waiters()},  // task_base* or the lock
     {"stream.peer_from_read_waiters", aio::detail::inspect_stream_peer_from_read()},
     {"stream.peer_from_write_waiters", aio::detail::inspect_stream_peer_from_write()},
     {"scheduler.from_change_waiters", inspect_layout::scheduler_from_change_waiters()},
-    {"scheduler.name", inspect_layout::scheduler_name()},  // std::string
+    {"scheduler.name", inspect_layout::scheduler_name()},            // std::string
     {"task_group.children", inspect_layout::task_group_children()},  // task_base* [begin, end)
     // jobs: a task whose done_hook is job.hook is a job; done_hook_arg its job_state
     {"job.hook", aio::jobs::detail::inspect_job_hook()},

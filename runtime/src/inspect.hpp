@@ -26,11 +26,11 @@ struct aio_inspect_field {
 
 /// The root. Version 1.
 struct aio_inspect_root_v1 {
-    char magic[8];               ///< "aio-insp", not NUL-terminated
-    std::uint32_t version;       ///< 1
-    std::uint32_t field_count;   ///< entries in `fields`
+    char magic[8];              ///< "aio-insp", not NUL-terminated
+    std::uint32_t version;      ///< 1
+    std::uint32_t field_count;  ///< entries in `fields`
     const aio_inspect_field* fields;
-    void* volatile loops;        ///< the first running loop (a loop_core); `loop.next` links on
+    void* volatile loops;  ///< the first running loop (a loop_core); `loop.next` links on
     volatile std::uint64_t generation;  ///< odd while a loop is being linked or unlinked
     volatile std::uint64_t loop_count;  ///< loops in the list
 };

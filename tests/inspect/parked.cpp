@@ -2,7 +2,8 @@
 // pstree, where, the gdb extension, core files). Two loops on two threads. Each line where a
 // task suspends carries a `park:` marker that the tests look up to know the expected line.
 //
-// Prints "READY <pid>" once every task is parked, then waits until killed.
+// Prints "READY <pid>" once every task is parked, then waits until killed. An argument N adds
+// N idle tasks (each asleep in a function of its own), to measure the pause of aio ps.
 #include <aio/aio.hpp>
 #include <aio/jobs/scheduler.hpp>
 
@@ -10,9 +11,12 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdio>
+#include <cstdlib>
 #include <mutex>
 #include <string>
 #include <thread>
+#include <vector>
+
 #include <unistd.h>
 
 using namespace std::chrono_literals;
@@ -23,8 +27,11 @@ std::mutex pool_mutex;
 std::condition_variable pool_cv;
 bool pool_release = false;
 
+volatile int naps = 0;
+
 void nap() {
-    aio::sleep(1h);  // park:nap
+    aio::sleep(1h);   // park:nap
+    naps = naps + 1;  // (no tail call: nap keeps its frame)
 }
 
 void hold_then_take(aio::lock& first, aio::lock& second) {
@@ -36,24 +43,27 @@ void hold_then_take(aio::lock& first, aio::lock& second) {
 void other_loop(std::atomic<bool>& ready) {
     aio::run_options options;
     options.main_name = "other-main";
-    aio::run([&] {
-        aio::queue<int> q;
-        auto t = aio::create_task(aio::task_options{.name = "other-sleeper"}, [] {
-            aio::sleep(2h);  // park:other-sleeper
-        });
-        auto g = aio::create_task(aio::task_options{.name = "other-getter"}, [&q] {
-            return q.get();  // park:other-getter
-        });
-        aio::sleep(20ms);
-        ready = true;
-        t.get();  // park:other-main
-        (void)g.get();
-    }, options);
+    aio::run(
+        [&] {
+            aio::queue<int> q;
+            auto t = aio::create_task(aio::task_options{.name = "other-sleeper"}, [] {
+                aio::sleep(2h);  // park:other-sleeper
+            });
+            auto g = aio::create_task(aio::task_options{.name = "other-getter"}, [&q] {
+                return q.get();  // park:other-getter
+            });
+            aio::sleep(20ms);
+            ready = true;
+            t.get();  // park:other-main
+            (void)g.get();
+        },
+        options);
 }
 
 }  // namespace
 
-int main() {
+int main(int argc, char** argv) {
+    const long idle = argc > 1 ? std::strtol(argv[1], nullptr, 10) : 0;
     std::atomic<bool> other_ready{false};
     std::thread other([&] {
         ::pthread_setname_np(::pthread_self(), "second-loop");
@@ -110,10 +120,10 @@ int main() {
                 pool_cv.wait(l, [] { return pool_release; });
             });
         });
-        auto cycle_a = aio::create_task(aio::task_options{.name = "cycle-a"},
-                                        [&] { hold_then_take(la, lb); });
-        auto cycle_b = aio::create_task(aio::task_options{.name = "cycle-b"},
-                                        [&] { hold_then_take(lb, la); });
+        auto cycle_a =
+            aio::create_task(aio::task_options{.name = "cycle-a"}, [&] { hold_then_take(la, lb); });
+        auto cycle_b =
+            aio::create_task(aio::task_options{.name = "cycle-b"}, [&] { hold_then_take(lb, la); });
 
         // A server that never answers, and a reader waiting for its first line.
         aio::server srv = aio::start_server([&](aio::stream&) { never.wait(); }, "127.0.0.1", 0);
@@ -130,6 +140,11 @@ int main() {
             aio::sleep(1ms);
             jobs.wait_and_close(aio::no_timeout);  // park:closer
         });
+
+        std::vector<aio::task<void>> idlers;
+        for (long i = 0; i < idle; ++i) {
+            idlers.push_back(aio::create_task(aio::task_options{.name = "idle"}, nap));
+        }
 
         aio::sleep(50ms);
         while (!other_ready) {
