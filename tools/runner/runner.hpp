@@ -265,7 +265,8 @@ struct report {
 report read_report(const fs::path& path);
 
 /// The verdict on one run: empty when it did what the lesson expects, else the problems, most
-/// telling first: how the program ended (start failure, hang, signal, exit status), then
+/// telling first: how the program ended (start failure, hang, signal, exit status; with
+/// `hangs`, not hanging is the problem and a hang skips the findings), then
 /// forbidden output lines (the scaffold's own verdicts), then findings, then missing lines.
 /// `kind` "broken" checks the broken expectation; "fixed" and "workspace" the fixed one.
 /// `with_debug` false skips the findings checks.
