@@ -127,7 +127,9 @@ checks)
     ;;
 run)
     # A stand-in build tree: each lesson's broken program prints a line of its own and writes a
-    # report with one finding; lesson 02's is not built.
+    # report with one finding; lesson 02's is not built. A lesson whose broken program must
+    # hang (hangs = true) gets one that prints its lines and hangs, with no report: the
+    # slide shows the lines of that run, and no finding.
     fake=$dir/build
     python3 - "$src" "$fake" <<'PY' || fail "could not make the stand-in tree"
 import json, os, sys, tomllib
@@ -149,9 +151,12 @@ for l in tomllib.load(open(f"{src}/lessons/lessons.toml", "rb"))["lesson"]:
         "#!/usr/bin/env bash\n"
         "report=${ASYNC_DEBUG#*report=}; report=${report%%,*}\n"
         f"cat '{d}/lines.txt'\ncp '{d}/report.json' \"$report\"\n")
+    if l["broken"].get("hangs"):
+        open(f"{d}/hangs", "w").close()
+        open(f"{d}/broken", "w").write(f"#!/usr/bin/env bash\ncat '{d}/lines.txt'\nexec sleep 600\n")
     os.chmod(f"{d}/broken", 0o755)
 PY
-    "$tool" --build "$fake" -j 4 --markdown "$dir/deck.md" -o "$dir/deck.html" >"$dir/log" 2>&1 ||
+    AIO_LESSONS_TIME_LIMIT=1 "$tool" --build "$fake" -j 4 --markdown "$dir/deck.md" -o "$dir/deck.html" >"$dir/log" 2>&1 ||
         fail "the tool failed: $(cat "$dir/log")"
     unescape "$dir/deck.html" >"$dir/text.html"
     for l in $(lessons); do
@@ -159,6 +164,12 @@ PY
         if [ "${l:0:2}" = 02 ]; then
             [[ $html == *"not built: "* ]] || fail "02: no note that it was not built"
             [[ $html == *'data-source="static"'* ]] || fail "02: not static"
+            continue
+        fi
+        if [ -e "$fake/lessons/$l/hangs" ]; then
+            [[ $html == *'data-source="run"'* ]] || fail "$l (hangs): not from its run"
+            [[ $html == *"stand-in $l: "* ]] || fail "$l (hangs): the printed lines are not on its slide"
+            [[ $html != *"stand-in finding"* ]] || fail "$l (hangs): a finding is shown"
             continue
         fi
         # The title as the run wrote it, the source folder taken off; the count; the lines.

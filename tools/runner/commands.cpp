@@ -94,14 +94,16 @@ lesson_outcome run_lesson(const manifest& m, const options& o, workspace& ws, co
         }
     }
     std::printf("== %s: %s%s (time limit %s)\n", l.name.c_str(), l.title.c_str(),
-                fixed ? " [the shipped fix]" : "", seconds(l.time_limit.count() / 1000.0).c_str());
+                fixed ? " [the shipped fix]" : "",
+                seconds(time_limit_of(l).count() / 1000.0).c_str());
     std::fflush(stdout);
 
     fs::path rp = ws.report_of(l);
     run_request req;
     req.program = program_path(l, kind);
-    req.time_limit = l.time_limit;
+    req.time_limit = time_limit_of(l);
     req.live = true;
+    req.inspect_hang = true;
     if (!no_debug) {
         fs::create_directories(rp.parent_path());
         fs::remove(rp);
@@ -112,6 +114,13 @@ lesson_outcome run_lesson(const manifest& m, const options& o, workspace& ws, co
     if (r.timed_out) {
         std::printf("hung: killed after %s: likely a blocked loop or a missing timeout\n",
                     seconds(r.seconds).c_str());
+        // Taken before the kill: what each task was waiting for when the time ran out.
+        if (!r.tasks.empty()) {
+            std::printf("the program hung; its tasks (aio pstree):\n%s%s", r.tasks.c_str(),
+                        r.tasks.back() == '\n' ? "" : "\n");
+        } else if (!r.tasks_error.empty()) {
+            std::printf("the program hung; %s\n", r.tasks_error.c_str());
+        }
     }
     report rep;
     if (!no_debug) {
@@ -335,7 +344,7 @@ int cmd_verify(const manifest& m, const options& o, const std::vector<std::strin
             auto attempt = [&] {
                 run_request req;
                 req.program = x->program;
-                req.time_limit = x->l->time_limit;
+                req.time_limit = time_limit_of(*x->l);
                 req.debug = debug_options(rp, false);
                 x->r = run_program(req);
                 x->problems.clear();

@@ -53,15 +53,23 @@ expectation read_expectation(const toml::table& lt, const char* key, const char*
                          "' must be a table ([lesson." + key + "])");
     }
     for (const auto& [k, v] : *t) {
-        if (k != ids_key && k != "output" && k != "forbidden_output") {
+        if (k != ids_key && k != "output" && k != "forbidden_output" && k != "hangs") {
             throw user_error(file.string() + ": " + where(v) + ": lesson '" + lesson +
                              "': unknown key '" + std::string(k.str()) + "' in [lesson." + key +
-                             "]; accepted: " + ids_key + ", output, forbidden_output");
+                             "]; accepted: " + ids_key + ", output, forbidden_output, hangs");
         }
     }
     e.findings = string_list(*t, ids_key, file, lesson);
     e.output = string_list(*t, "output", file, lesson);
     e.forbidden_output = string_list(*t, "forbidden_output", file, lesson);
+    if (const toml::node* h = t->get("hangs"); h != nullptr) {
+        auto b = h->value<bool>();
+        if (!b) {
+            throw user_error(file.string() + ": " + where(*h) + ": lesson '" + lesson +
+                             "': 'hangs' must be true or false");
+        }
+        e.hangs = *b;
+    }
     return e;
 }
 

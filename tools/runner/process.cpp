@@ -16,6 +16,9 @@
 #include <poll.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#if defined(__linux__)
+#include <sys/prctl.h>
+#endif
 
 extern char** environ;
 
@@ -78,6 +81,97 @@ int capture(const std::vector<std::string>& argv, std::string& output) {
     return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
 
+// How long `aio pstree` may take on a hung program before the runner gives up on it.
+constexpr std::chrono::seconds inspect_bound{5};
+
+// Runs `aio pstree PID` on the hung program `pid` (still running) with stdout and stderr
+// merged, for at most inspect_bound. Fills res.tasks with what it printed, or res.tasks_error
+// with one line saying why there is nothing to show.
+void inspect_hung(pid_t pid, run_result& res) {
+    fs::path tool = inspect_tool();
+    if (!executable(tool)) {
+        res.tasks_error =
+            "the aio tool is not built (" + tool.string() + "), so its tasks cannot be shown";
+        return;
+    }
+    int fds[2];
+    if (::pipe2(fds, O_CLOEXEC) != 0) {
+        res.tasks_error = std::string("aio pstree could not start: pipe: ") + std::strerror(errno);
+        return;
+    }
+    std::string prog = tool.string();
+    std::string target = std::to_string(pid);
+    pid_t child = ::fork();
+    if (child < 0) {
+        ::close(fds[0]);
+        ::close(fds[1]);
+        res.tasks_error = std::string("aio pstree could not start: fork: ") + std::strerror(errno);
+        return;
+    }
+    if (child == 0) {
+        ::dup2(fds[1], 1);
+        ::dup2(fds[1], 2);
+        char pstree[] = "pstree";
+        char* argv[] = {prog.data(), pstree, target.data(), nullptr};
+        ::execv(argv[0], argv);
+        std::fprintf(stderr, "cannot run %s: %s\n", argv[0], std::strerror(errno));
+        ::_exit(127);
+    }
+    ::close(fds[1]);
+    auto deadline = std::chrono::steady_clock::now() + inspect_bound;
+    std::string out;
+    bool too_slow = false;
+    std::array<char, 4096> buf{};
+    for (;;) {
+        auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+                        deadline - std::chrono::steady_clock::now())
+                        .count();
+        if (left <= 0) {
+            too_slow = true;
+            break;
+        }
+        pollfd p{fds[0], POLLIN, 0};
+        int n = ::poll(&p, 1, static_cast<int>(left));
+        if (n < 0 && errno != EINTR) {
+            break;
+        }
+        if (n <= 0) {
+            continue;
+        }
+        ssize_t got = ::read(fds[0], buf.data(), buf.size());
+        if (got < 0 && errno == EINTR) {
+            continue;
+        }
+        if (got <= 0) {
+            break;
+        }
+        out.append(buf.data(), static_cast<std::size_t>(got));
+    }
+    ::close(fds[0]);
+    if (too_slow) {
+        // A tracer that dies detaches from its tracee; the program is killed next anyway.
+        ::kill(child, SIGKILL);
+    }
+    int status = 0;
+    while (::waitpid(child, &status, 0) < 0 && errno == EINTR) {
+    }
+    if (too_slow) {
+        res.tasks_error = "aio pstree gave up: it took longer than " +
+                          std::to_string(inspect_bound.count()) + " s";
+    } else if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+        // Its first line says why (no permission, not an aio program, version mismatch...).
+        std::string first = out.substr(0, out.find('\n'));
+        res.tasks_error = "aio pstree failed (" +
+                          (WIFEXITED(status) ? "status " + std::to_string(WEXITSTATUS(status))
+                                             : "signal " + std::to_string(WTERMSIG(status))) +
+                          (first.empty() ? ")" : "): " + first);
+    } else if (out.empty()) {
+        res.tasks_error = "aio pstree printed nothing";
+    } else {
+        res.tasks = std::move(out);
+    }
+}
+
 }  // namespace
 
 std::string self_command() {
@@ -88,6 +182,22 @@ std::string self_command() {
 fs::path build_dir() {
     const char* dir = std::getenv("AIO_LESSONS_BUILD_DIR");
     return dir != nullptr && *dir != '\0' ? dir : paths::binary_dir;
+}
+
+std::chrono::milliseconds time_limit_of(const lesson& l) {
+    const char* env = std::getenv("AIO_LESSONS_TIME_LIMIT");
+    if (env != nullptr && *env != '\0') {
+        char* end = nullptr;
+        double seconds = std::strtod(env, &end);
+        if (end != env && *end == '\0' && seconds > 0) {
+            return std::chrono::milliseconds(static_cast<long>(seconds * 1000));
+        }
+    }
+    return l.time_limit;
+}
+
+fs::path inspect_tool() {
+    return build_dir() / "tools" / "inspect" / "aio";
 }
 
 fs::path program_path(const lesson& l, const std::string& kind) {
@@ -229,6 +339,13 @@ run_result run_program(const run_request& r) {
     }
     if (pid == 0) {
         ::setpgid(0, 0);
+#if defined(__linux__)
+        // Where Yama's ptrace_scope is 1, only an ancestor may attach to a process, and the aio
+        // tool that inspects a hung lesson is the runner's child, not the lesson's ancestor:
+        // let the runner and its descendants trace this program. Without Yama this fails
+        // (EINVAL) and nothing needs it.
+        ::prctl(PR_SET_PTRACER, static_cast<unsigned long>(::getppid()), 0, 0, 0);
+#endif
         ::dup2(out_pipe[1], 1);
         ::dup2(err_pipe[1], 2);
         char* argv[] = {prog.data(), nullptr};
@@ -245,6 +362,7 @@ run_result run_program(const run_request& r) {
     res.started = true;
 
     auto deadline = start + r.time_limit;
+    std::optional<std::chrono::steady_clock::time_point> hung_after;
     std::array<pollfd, 2> fds{pollfd{out_pipe[0], POLLIN, 0}, pollfd{err_pipe[0], POLLIN, 0}};
     int open_fds = 2;
     std::array<char, 8192> buf{};
@@ -254,6 +372,10 @@ run_result run_program(const run_request& r) {
                         .count();
         if (left <= 0) {
             res.timed_out = true;
+            hung_after = std::chrono::steady_clock::now();
+            if (r.inspect_hang) {
+                inspect_hung(pid, res);
+            }
             ::kill(-pid, SIGKILL);
             break;
         }
@@ -289,7 +411,11 @@ run_result run_program(const run_request& r) {
             break;
         }
         if (std::chrono::steady_clock::now() >= deadline && !res.timed_out) {
-            res.timed_out = true;
+            res.timed_out = true;  // it closed its output, but it is still running
+            hung_after = std::chrono::steady_clock::now();
+            if (r.inspect_hang) {
+                inspect_hung(pid, res);
+            }
             ::kill(-pid, SIGKILL);
         }
         ::usleep(5000);
@@ -304,7 +430,9 @@ run_result run_program(const run_request& r) {
     running_group = 0;
     std::signal(SIGINT, old_int);
     std::signal(SIGTERM, old_term);
-    res.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    res.seconds =
+        std::chrono::duration<double>(hung_after.value_or(std::chrono::steady_clock::now()) - start)
+            .count();
     if (WIFEXITED(status)) {
         res.exit_code = WEXITSTATUS(status);
     } else if (WIFSIGNALED(status)) {

@@ -80,19 +80,26 @@ std::vector<std::string> judge(const lesson& l, const std::string& kind, const r
         problems.push_back("could not start: " + r.error);
         return problems;
     }
-    if (r.timed_out) {
+    const expectation& e = kind == "broken" ? l.broken : l.fixed;
+    if (r.timed_out && !e.hangs) {
         problems.push_back("hung: still running after " +
-                           std::to_string(l.time_limit.count() / 1000.0).substr(0, 4) +
+                           std::to_string(time_limit_of(l).count() / 1000.0).substr(0, 4) +
                            " s (the time limit); likely a blocked loop or a missing timeout");
         return problems;
     }
-    if (r.signal != 0) {
+    if (e.hangs && !r.timed_out) {
+        // The lesson's pitfall is a hang that nothing in the program ends: a program that
+        // ended by itself does not show it.
+        problems.push_back("expected it to hang until the time limit, but it ended after " +
+                           std::to_string(r.seconds).substr(0, 4) + " s");
+    } else if (e.hangs) {
+        with_debug = false;  // killed: it wrote no report
+    } else if (r.signal != 0) {
         problems.push_back("crashed: killed by signal " + std::to_string(r.signal) + " (" +
                            strsignal(r.signal) + ")");
     } else if (r.exit_code != 0) {
         problems.push_back("exited with status " + std::to_string(r.exit_code) + " (expected 0)");
     }
-    const expectation& e = kind == "broken" ? l.broken : l.fixed;
     auto lines = lines_of(r.out);
     // Forbidden lines first: they are the scaffold's own verdicts ("the import idled 681 ms
     // ... it guessed"), the most telling reason, and the one watch's status line shows.

@@ -42,6 +42,11 @@ struct expectation {
     /// scaffold's verdict lines for the pitfall ("updates were lost"), so that a fix that
     /// still shows the pitfall fails even when it also prints the lines `output` wants.
     std::vector<std::string> forbidden_output;
+    /// lessons.toml `hangs = true`: the program must still be running at the time limit (a
+    /// lesson whose pitfall is a hang that nothing inside the program ends, as lesson 24's
+    /// deadlock). Its `output` lines are checked on what it printed before it was killed;
+    /// findings are not (a killed program writes no report).
+    bool hangs = false;
 };
 
 /// One [[lesson]] of lessons.toml.
@@ -168,8 +173,15 @@ struct run_result {
     int signal = 0;          ///< when a signal ended it
     std::string out;         ///< stdout
     std::string err;         ///< stderr
+    /// Seconds the program ran (when it hung: until the time limit, without the inspection).
     double seconds = 0;
     std::string error;
+    /// When it hung and the request asked for it (inspect_hang): what `aio pstree PID` printed
+    /// about the still running program, its await tree. Empty otherwise.
+    std::string tasks;
+    /// When it hung and the request asked for it: one line saying why there is no tree (the
+    /// aio tool is not built, it failed, it took longer than 5 s). Empty otherwise.
+    std::string tasks_error;
 };
 
 /// How to run a program.
@@ -180,11 +192,21 @@ struct run_request {
     std::optional<std::string> debug;
     /// Copy the program's stdout and stderr to ours as they come.
     bool live = false;
+    /// At the time limit, before the kill, run `aio pstree PID` on the program (the aio tool
+    /// of the build tree, inspect_tool()) for at most 5 s and keep what it prints in
+    /// run_result::tasks, so that a participant sees what the hung program's tasks wait for.
+    bool inspect_hang = false;
 };
 
 /// Runs the program in its own process group, capturing stdout and stderr; at the time limit
-/// the whole group is killed (SIGKILL). Ctrl-C in the runner also ends the group.
+/// the whole group is killed (SIGKILL), after inspecting it when the request asks for it.
+/// Ctrl-C in the runner also ends the group. The program may be traced by the runner and its
+/// children (PR_SET_PTRACER on Linux), so that the aio tool can attach to it where Yama's
+/// ptrace_scope is 1.
 run_result run_program(const run_request& r);
+
+/// The aio tool (aio ps, aio pstree, aio where) of the build tree: build_dir()/tools/inspect/aio.
+fs::path inspect_tool();
 
 /// Builds CMake targets of the runner's build tree with `cmake --build`. Throws user_error when
 /// CMake or the compiler is missing, or (with the compiler output) when the build fails.
@@ -213,6 +235,10 @@ std::string read_file(const fs::path& p);
 /// tests point it at a tree of stand-in programs), else the tree this runner was built in.
 fs::path build_dir();
 
+/// The time limit of a run of `l`: its lessons.toml time_limit, or $AIO_LESSONS_TIME_LIMIT
+/// (seconds, for the runner's tests) when that is set to a number above 0.
+std::chrono::milliseconds time_limit_of(const lesson& l);
+
 /// The program of a lesson: "broken", "fixed" or "workspace".
 fs::path program_path(const lesson& l, const std::string& kind);
 /// The CMake target of a lesson program: lesson_NN_<kind>.
@@ -239,7 +265,8 @@ struct report {
 report read_report(const fs::path& path);
 
 /// The verdict on one run: empty when it did what the lesson expects, else the problems, most
-/// telling first: how the program ended (start failure, hang, signal, exit status), then
+/// telling first: how the program ended (start failure, hang, signal, exit status; with
+/// `hangs`, not hanging is the problem and a hang skips the findings), then
 /// forbidden output lines (the scaffold's own verdicts), then findings, then missing lines.
 /// `kind` "broken" checks the broken expectation; "fixed" and "workspace" the fixed one.
 /// `with_debug` false skips the findings checks.

@@ -143,6 +143,7 @@ add_custom_command(OUTPUT lessons.out DEPENDS ${lesson_sources}
                    COMMAND ${CMAKE_COMMAND} -E cat ${lesson_sources} > lessons.out)
 add_custom_target(lessons DEPENDS lessons.out)
 add_custom_target(aio-report)
+add_custom_target(aio_inspect)
 EOF
 
 # run WANT: runs `tools/lessons hint 01`; WANT is "builds" or "quiet".

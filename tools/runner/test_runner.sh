@@ -445,6 +445,96 @@ PY
     [ $status -eq 1 ] || fail "a stall on every run passed verify:"$'\n'"$out"
     expect_in "$out" "debug mode still finds: stall"
     ;;
+broken-must-hang)
+    # A lesson whose broken program must hang (lessons.toml `hangs = true`): verify accepts a
+    # stand-in that prints its lines and is still running at the time limit, and rejects one
+    # that prints the same lines and ends by itself.
+    hung=$(python3 -c 'import sys, tomllib; print(next(x["name"] for x in tomllib.load(open(sys.argv[1], "rb"))["lesson"] if x.get("broken", {}).get("hangs")))' "$src/lessons/lessons.toml") ||
+        fail "no lesson in lessons.toml has hangs = true"
+    fake=$ws/build
+    mkdir -p "$fake/lessons/$hung"
+    python3 - "$src/lessons/lessons.toml" "$hung" "$fake/lessons/$hung" <<'PY' || fail "no stand-ins"
+import sys, tomllib
+l = next(x for x in tomllib.load(open(sys.argv[1], "rb"))["lesson"] if x["name"] == sys.argv[2])
+def program(path, lines, tail):
+    body = ['#!/bin/sh', 'r=${ASYNC_DEBUG#*report=}; r=${r%%,*}',
+            'printf "%s" \'{"schema": "aio-debug-report", "findings": [], "counts": {}}\' > "$r"']
+    body += ["cat <<'EOF'"] + lines + ["EOF"] + tail
+    open(path, "w").write("\n".join(body) + "\n")
+program(f"{sys.argv[3]}/broken", l["broken"].get("output", []), ["exec sleep 30"])
+program(f"{sys.argv[3]}/broken-ends", l["broken"].get("output", []), [])
+program(f"{sys.argv[3]}/fixed", l["fixed"].get("output", []), [])
+PY
+    chmod +x "$fake/lessons/$hung/"*
+    out=$(AIO_LESSONS_TIME_LIMIT=1 AIO_LESSONS_BUILD_DIR=$fake "$runner" --no-build verify "$hung") ||
+        fail "a broken program that hangs as it must failed verify:"$'\n'"$out"
+    expect_in "$out" "ok   $hung"
+    mv "$fake/lessons/$hung/broken-ends" "$fake/lessons/$hung/broken"
+    out=$(AIO_LESSONS_TIME_LIMIT=1 AIO_LESSONS_BUILD_DIR=$fake "$runner" --no-build verify "$hung"); status=$?
+    [ $status -eq 1 ] || fail "a broken program that ended by itself passed verify:"$'\n'"$out"
+    expect_in "$out" "expected it to hang until the time limit, but it ended after"
+    ;;
+hang-shows-tasks)
+    # A run that hangs: before the kill, the runner runs the build tree's aio tool
+    # (tools/inspect/aio pstree PID) on the program, still running, and prints what it says
+    # under a heading; when the tool is missing, fails or takes too long (5 s), one line says
+    # so. The program is killed in every case. Stand-ins: a lesson program that hangs and
+    # writes its pid, and an aio that shows the command line of the process it was given.
+    fake=$ws/build
+    mkdir -p "$fake/lessons/$first" "$fake/tools/inspect"
+    printf '%s\n' '#!/bin/sh' 'echo $$ > "$PIDFILE"' 'echo "serving..."' 'exec sleep 30' \
+        > "$fake/lessons/$first/workspace"
+    chmod +x "$fake/lessons/$first/workspace"
+    tool=$fake/tools/inspect/aio
+    export PIDFILE=$ws/pid AIO_LESSONS_BUILD_DIR=$fake AIO_LESSONS_TIME_LIMIT=1
+    # run_hung: runs the lesson; the program must have been killed afterwards.
+    run_hung() {
+        rm -f "$PIDFILE"
+        out=$("$runner" --no-build run "$first" 2>&1)
+        [ -s "$PIDFILE" ] || fail "the stand-in did not start:"$'\n'"$out"
+        ! kill -0 "$(cat "$PIDFILE")" 2>/dev/null || fail "the hung program was left running"
+        expect_in "$out" "hung: killed after 1.0 s"
+    }
+    printf '%s\n' '#!/bin/sh' '[ "$1" = pstree ] || exit 9' \
+        'echo "tasks of $2: $(tr "\\0" " " < /proc/$2/cmdline)"' \
+        'echo "deadlock: task 5 '"'a'"' waits for task 6 '"'b'"' (aio::lock) waits for task 5 '"'a'"'"' > "$tool"
+    chmod +x "$tool"
+    run_hung
+    expect_in "$out" "the program hung; its tasks (aio pstree):"$'\n'"tasks of $(cat "$PIDFILE"): sleep 30"
+    expect_in "$out" "deadlock: task 5 'a' waits for task 6 'b'"
+    printf '%s\n' '#!/bin/sh' 'echo "aio: cannot attach to $2: no permission"' 'echo more' 'exit 1' > "$tool"
+    run_hung
+    expect_in "$out" "the program hung; aio pstree failed (status 1): aio: cannot attach to $(cat "$PIDFILE"): no permission"$'\n'
+    [[ $out != *more* ]] || fail "more than one line about the failure:"$'\n'"$out"
+    printf '%s\n' '#!/bin/sh' 'exec sleep 30' > "$tool"
+    started=$(date +%s)
+    run_hung
+    expect_in "$out" "the program hung; aio pstree gave up: it took longer than 5 s"
+    [ $(( $(date +%s) - started )) -lt 10 ] || fail "the runner waited for aio pstree past its bound"
+    rm "$tool"
+    run_hung
+    expect_in "$out" "the program hung; the aio tool is not built ($tool), so its tasks cannot be shown"
+    ;;
+hang-shows-deadlock)
+    # The real thing: lesson 24's broken program (argument 3), which deadlocks, run by the
+    # runner past a short time limit; the real aio tool (argument 4) shows the tree, whose
+    # deadlock line names the two transfers that wait for each other. Stand-in tree: links.
+    [ -x "${3:-}" ] && [ -x "${4:-}" ] || fail "usage: test_runner.sh hang-shows-deadlock RUNNER BROKEN AIO"
+    lesson=$(sed -n 's/^name = "\(24-[^"]*\)"/\1/p' "$src/lessons/lessons.toml")
+    [ -n "$lesson" ] || fail "no lesson 24 in lessons.toml"
+    fake=$ws/build
+    mkdir -p "$fake/lessons/$lesson" "$fake/tools/inspect"
+    ln -s "$3" "$fake/lessons/$lesson/workspace"
+    ln -s "$4" "$fake/tools/inspect/aio"
+    out=$(AIO_LESSONS_BUILD_DIR=$fake AIO_LESSONS_TIME_LIMIT=1.5 "$runner" --no-build run 24 2>&1)
+    expect_in "$out" "hung: killed after 1.5 s"
+    expect_in "$out" "the program hung; its tasks (aio pstree):"
+    deadlock=$(sed -n '/its tasks (aio pstree):/,$p' <<<"$out" | grep -m1 'deadlock:') ||
+        fail "no deadlock: line in the tree:"$'\n'"$out"
+    [[ $deadlock == *payroll* && $deadlock == *refunds* ]] ||
+        fail "the deadlock line does not name payroll and refunds: $deadlock"
+    [[ $deadlock != *fees* ]] || fail "fees waits behind the cycle, it is not in it: $deadlock"
+    ;;
 *)
     fail "unknown case"
     ;;

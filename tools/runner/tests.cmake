@@ -30,7 +30,8 @@ foreach(case list hint-levels reset reset-keeps-every-version watch-save-during-
              forbidden-output variants-judged
              watch-status-and-next watch-hint-and-quit watch-line-mode progress-json
              collector-report collector-rejects-bad-input report-collector-down
-             stale-program-is-rebuilt verify-retries-timing-findings)
+             stale-program-is-rebuilt verify-retries-timing-findings broken-must-hang
+             hang-shows-tasks)
   add_test(NAME "lessons runner: ${case}"
            COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/test_runner.sh ${case} $<TARGET_FILE:aio_lessons_runner>)
   set_tests_properties("lessons runner: ${case}" PROPERTIES LABELS "lessons;runner" TIMEOUT 60)
@@ -47,3 +48,14 @@ foreach(case doctor-ready doctor-missing-package doctor-missing-tool doctor-old-
            COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/test_lessons_script.sh ${case})
   set_tests_properties("lessons runner: tools/lessons ${case}" PROPERTIES LABELS "lessons;runner" TIMEOUT 60)
 endforeach()
+
+# A hung lesson's tasks, shown by the runner with the real aio tool (tools/inspect, issue 14):
+# lesson 24's broken program deadlocks; the tree printed before the kill names the pair.
+if(EXISTS ${PROJECT_SOURCE_DIR}/tools/inspect/CMakeLists.txt)
+  add_test(NAME "lessons runner: a hung lesson's deadlocked pair is shown (aio pstree)"
+           COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/test_runner.sh hang-shows-deadlock
+                   $<TARGET_FILE:aio_lessons_runner> $<TARGET_FILE:lesson_24_broken>
+                   $<TARGET_FILE:aio_inspect>)
+  set_tests_properties("lessons runner: a hung lesson's deadlocked pair is shown (aio pstree)"
+                       PROPERTIES LABELS "lessons;runner" TIMEOUT 60)
+endif()
