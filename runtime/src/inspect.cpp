@@ -118,7 +118,7 @@ const aio_inspect_field fields[] = {
     {"task.waiting_on", AIO_OFF(task_base, waiting_on_)},  // const char*, or null: see waits
     {"task.waiting_object",
      AIO_OFF(task_base, waiting_object_)},                     // task_group* for "aio::task_group"
-    {"task.parked_at", AIO_OFF(task_base, parked_at_)},        // i64 ns, CLOCK_MONOTONIC_COARSE
+    {"task.parked_at", AIO_OFF(task_base, parked_at_)},        // i64 ns, CLOCK_MONOTONIC (coarse)
     {"task.awaiting", AIO_OFF(task_base, awaiting_)},          // task_base* in get()
     {"task.waits", AIO_OFF(task_base, waits_)},                // waiter*, innermost first
     {"task.done_waiters", AIO_OFF(task_base, done_waiters_)},  // wait_list: who waits for it

@@ -9,8 +9,9 @@
 // only when a name keeps its spelling but changes its meaning.
 //
 // The cost to the program is the bookkeeping it does anyway (every live task is already in
-// its loop's list) plus, per loop, a link in this list when it starts and ends, and, per
-// park, one read of the coarse monotonic clock (task.parked_at: "waiting for how long").
+// its loop's list) plus, per loop, a link in this list when it starts and ends, and per park
+// a copy of the loop's last reading of the clock (task.parked_at: "waiting for how long"; the
+// loop reads the coarse clock after a poll that blocked and every 64th iteration).
 #pragma once
 
 #include <cstdint>
@@ -50,7 +51,7 @@ void inspect_link(loop_core* l) noexcept;
 void inspect_unlink(loop_core* l) noexcept;
 
 /// CLOCK_MONOTONIC_COARSE in nanoseconds: the vDSO's cheapest clock (a few ns, resolution a
-/// scheduler tick), for task.parked_at.
+/// scheduler tick), for task.parked_at (see loop_core::batch_time_).
 inline std::int64_t coarse_now_ns() noexcept {
     timespec ts{};
     ::clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);

@@ -146,6 +146,7 @@ loop_core::loop_core(const run_options& options)
     ::pthread_getname_np(::pthread_self(), thread_name_, sizeof thread_name_);
     start_ = clock::now();
     virtual_now_ = start_;
+    batch_time_ = coarse_now_ns();
     default_stack_size_ = options.stack_size != 0 ? options.stack_size : default_stack_size();
     wake_fd_ = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
     if (wake_fd_ < 0) {
@@ -324,6 +325,9 @@ void loop_core::run_once() {
             virtual_now_ += clock::now() - before;
         } else {
             poller_.wait(timeout_ms);
+            if (timeout_ms != 0) {
+                batch_time_ = coarse_now_ns();  // it blocked: time moved on
+            }
         }
         if (AIO_UNLIKELY(instrumented_)) {
             each_instrument([](instrument& i) { i.after_io_wait(); });
@@ -338,6 +342,9 @@ void loop_core::run_once() {
     // Phase 3: expired timers. They only make things ready (or run short callbacks).
     if (!timers_.empty()) {
         const time_point t_now = now();
+        if (!virtual_time_) {
+            batch_time_ = t_now.time_since_epoch().count();  // read anyway: free
+        }
         const clock::time_point fire_start =
             AIO_UNLIKELY(instrumented_) ? clock::now() : clock::time_point{};
         std::size_t fired = 0;
@@ -358,6 +365,9 @@ void loop_core::run_once() {
     // waits for the next iteration, so I/O and timers are never starved.
     ready_node* batch = ready_head_;
     ready_head_ = ready_tail_ = nullptr;
+    if (AIO_UNLIKELY((stats_.iterations & 63) == 0) && !virtual_time_) {
+        batch_time_ = coarse_now_ns();  // a loop that never blocks and has no timer
+    }
     while (batch != nullptr) {
         ready_node* next = batch->next_ready;
         if (batch->is_task) {

@@ -203,6 +203,12 @@ public:
 
     task_base* all_head_ = nullptr;      // every live task object of this loop
     loop_core* inspect_next_ = nullptr;  // the next loop of aio_inspect_root's list (inspect.cpp)
+    // The loop's idea of the time for the inspector, in CLOCK_MONOTONIC ns: a task that parks
+    // records it (task_base::parked_at_), so a park costs a copy, not a clock read. Updated
+    // when the clock is read anyway (timers), after a poll that blocked, and every 64th
+    // iteration otherwise: behind by at most a clock tick (coarse clock) or 64 iterations of
+    // a loop that never blocks and has no timer.
+    std::int64_t batch_time_ = 0;
     loop::statistics stats_{};
 
     std::vector<instrument*> instruments_;

@@ -17,7 +17,6 @@
 //      (a lock, a permit, a queue item, a notification) can reach a task that is leaving;
 //   2. a waiter that was handed something just before its cancellation arrived gives it back
 //      (to the next waiter, or to the primitive) before cancelled_error leaves the primitive.
-#include "inspect.hpp"
 #include "loop_core.hpp"
 
 #include <aio/errors.hpp>
@@ -331,7 +330,7 @@ bool park_or_cancelled(task_base& t, const char* what) noexcept {
         return false;
     }
     t.waiting_on_ = what;
-    t.parked_at_ = coarse_now_ns();
+    t.parked_at_ = t.loop_->batch_time_;
     t.notified_ = false;
     t.cancellable_park_ = true;
     t.state_ = task_state::suspended;
@@ -358,7 +357,7 @@ void throw_cancelled(task_base& t, const std::string& message) {
 
 void park_uncancellable(task_base& t, const char* what) noexcept {
     t.waiting_on_ = what;
-    t.parked_at_ = coarse_now_ns();
+    t.parked_at_ = t.loop_->batch_time_;
     t.notified_ = false;
     t.cancellable_park_ = false;
     t.state_ = task_state::suspended;

@@ -48,6 +48,34 @@ void ping_pong(benchmark::State& state) {
 }
 BENCHMARK(ping_pong);
 
+// Two tasks handing an item back and forth through two queues: each round trip is two parks
+// and two wake-ups, the path every wait of the runtime takes (park, notify, resume).
+void queue_ping_pong(benchmark::State& state) {
+    aio::run(
+        [&] {
+            aio::queue<int> there;
+            aio::queue<int> back;
+            auto partner = aio::create_task([&] {
+                for (;;) {
+                    const int v = there.get();
+                    if (v < 0) {
+                        return;
+                    }
+                    back.put_nowait(v);
+                }
+            });
+            for (auto _ : state) {
+                there.put_nowait(1);
+                benchmark::DoNotOptimize(back.get());
+            }
+            there.put_nowait(-1);
+            partner.get();
+        },
+        bench_options());
+    state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(queue_ping_pong);
+
 // Spawn an empty task and join it, one at a time (stacks are reused).
 void spawn_join_sequential(benchmark::State& state) {
     aio::run(

@@ -198,8 +198,7 @@ snapshot read_snapshot(target& t) {
 
     snapshot s;
     s.durations_from_newest_park = t.is_core();
-    const std::int64_t now_coarse = clock_ns(CLOCK_MONOTONIC_COARSE);
-    const std::int64_t now_steady = clock_ns(CLOCK_MONOTONIC);
+    const std::int64_t now_mono = clock_ns(CLOCK_MONOTONIC);
     const auto st_running = r.field("state.running");
     const auto st_scheduled = r.field("state.scheduled");
     const auto st_suspended = r.field("state.suspended");
@@ -236,7 +235,7 @@ snapshot read_snapshot(target& t) {
         li.virtual_time = r.at<bool>(l, "loop.virtual_time");
         li.current = r.ptr(l, "loop.current");
         const std::int64_t loop_now =
-            li.virtual_time ? r.at<std::int64_t>(l, "loop.virtual_now") : now_steady;
+            li.virtual_time ? r.at<std::int64_t>(l, "loop.virtual_now") : now_mono;
 
         // The pause is mostly system calls: walk the list (one read per task object), then
         // copy the stack descriptors and the stacks of all tasks in batched reads.
@@ -335,7 +334,9 @@ snapshot read_snapshot(target& t) {
                 parked_at[a] = at;
                 park_times.push_back(at);
                 if (!s.durations_from_newest_park && at > 0) {
-                    ti.waiting_for_s = static_cast<double>(now_coarse - at) / 1e9;
+                    // (a park records the loop's last clock reading: never ahead of now)
+                    ti.waiting_for_s =
+                        static_cast<double>(std::max<std::int64_t>(now_mono - at, 0)) / 1e9;
                 }
                 ti.waiting_on = r.cstring(r.ptr(a, "task.waiting_on"));
                 // The innermost waiter's list tells the primitive when the call did not.

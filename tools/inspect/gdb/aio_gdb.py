@@ -38,7 +38,6 @@ ROOT_SYMBOL = "aio_inspect_root"
 ROOT_SECTION = "aio_inspect"
 ROOT_MAGIC = b"aio-insp"
 ROOT_VERSION = 1
-CLOCK_MONOTONIC_COARSE = getattr(time, "CLOCK_MONOTONIC_COARSE", 6)  # Linux's id
 MAX_TASKS = 1000000
 MAX_FRAMES = 200
 
@@ -327,7 +326,7 @@ class _Snapshot:
         """The clock parked_at is compared with: now, or in a core the newest park."""
         if self.tgt.is_core:
             return max([t.parked_at for t in self.tasks()] + [0])
-        return time.clock_gettime_ns(CLOCK_MONOTONIC_COARSE)
+        return time.clock_gettime_ns(time.CLOCK_MONOTONIC)
 
 
 def _symbolize(pc):
@@ -799,7 +798,7 @@ the user line where it is suspended and where it was created."""
                     at = "(on the CPU)"
                 waited = "-"
                 if t.state == "waiting" and t.parked_at:
-                    waited = _duration(now - t.parked_at)
+                    waited = _duration(max(now - t.parked_at, 0))
                 site = t.site
                 if ":" in site and "/" in site:
                     site = posixpath.basename(site)

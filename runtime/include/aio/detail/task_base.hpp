@@ -125,7 +125,8 @@ public:
     // The object behind `waiting_on_`, for the inspector, where the wait list does not tell
     // it: the task_group whose children it waits for. Meaningful only while parked there.
     const void* waiting_object_ = nullptr;
-    // When it last parked: CLOCK_MONOTONIC_COARSE in ns (the inspector's "waiting for").
+    // When it last parked, in CLOCK_MONOTONIC ns as its loop last read the clock (see
+    // loop_core::batch_time_): the inspector's "waiting for".
     std::int64_t parked_at_ = 0;
     // Set by the loop to have a parked task report where it waits (instrument
     // task_suspended_at), on its own stack, and park again.
