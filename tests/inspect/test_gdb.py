@@ -126,8 +126,9 @@ def check_output(out, source, parks, created, core):
         check(e in edges, "aio tree: %s waits for %s" % e)
     dl = re.findall(r"^deadlock: .*$", tree, re.M)
     check(len(dl) == 1, "one deadlock line (got %d)" % len(dl))
-    check(dl and re.match(r"deadlock: task \d+ 'cycle-a' waits for task \d+ 'cycle-b' \(aio::lock\)"
-                          r" waits for task \d+ 'cycle-a'", dl[0]), "the deadlock names the pair")
+    check(dl and re.fullmatch(r"deadlock: task \d+ 'cycle-a' waits for task \d+ 'cycle-b' "
+                              r"\(aio::lock\), which waits for task \d+ 'cycle-a' \(aio::lock\)",
+                              dl[0]), "the deadlock names the pair, as aio pstree does")
 
     # aio bt ID: the fiber's frames; bt, info locals and up work in them; --reset leaves.
     cycle = "%s:%d" % (base, parks["cycle"])

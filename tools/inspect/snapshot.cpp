@@ -244,7 +244,7 @@ snapshot read_snapshot(target& t) {
         for (std::uint64_t a = r.ptr(l, "loop.all_head");
              a != 0 && seen.size() < max_tasks && seen.insert(a).second;
              a = r.ptr(a, "task.all_next")) {
-            (void)t.prefetch(a, task_block);
+            (void)t.prefetch_around(a, task_block, 64 * 1024);
             addrs.push_back(a);
         }
         std::vector<std::pair<std::uint64_t, std::size_t>> ranges;

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
@@ -195,6 +196,19 @@ std::unique_ptr<target> target::attach(pid_t pid) {
         ::access((proc + "/mem").c_str(), R_OK) != 0) {
         throw inspect_error(permission_advice(pid));
     }
+    // Its readable mappings, for prefetch_around().
+    {
+        std::istringstream maps(read_text_file(proc + "/maps"));
+        std::string line;
+        while (std::getline(maps, line)) {
+            unsigned long long lo = 0, hi = 0;
+            char perms[8] = {};
+            if (std::sscanf(line.c_str(), "%llx-%llx %7s", &lo, &hi, perms) == 3 &&
+                perms[0] == 'r') {
+                t.mappings_.emplace_back(lo, hi);
+            }
+        }
+    }
     // The modules first, while the program still runs: the pause is only the reading.
     // process_vm_readv needs the same permission ptrace had; /proc/PID/mem is the fallback.
     t.mem_fd_ = ::open((proc + "/mem").c_str(), O_RDONLY | O_CLOEXEC);
@@ -349,6 +363,15 @@ std::chrono::microseconds target::paused() const noexcept {
     return std::chrono::duration_cast<std::chrono::microseconds>(end - stopped_at_);
 }
 
+bool target::copied(std::uint64_t addr, std::size_t len) const {
+    auto it = copies_.upper_bound(addr);
+    if (it == copies_.begin()) {
+        return false;
+    }
+    --it;
+    return addr >= it->first && addr + len <= it->first + it->second.size();
+}
+
 bool target::read(std::uint64_t addr, void* buf, std::size_t len) const {
     if (len == 0) {
         return true;
@@ -392,6 +415,29 @@ bool target::prefetch(std::uint64_t addr, std::size_t len) {
     }
     copies_[addr] = std::move(bytes);
     return true;
+}
+
+bool target::prefetch_around(std::uint64_t addr, std::size_t len, std::size_t window) {
+    if (is_core() || addr == 0) {
+        return false;
+    }
+    if (copied(addr, len)) {
+        return true;
+    }
+    for (const auto& [start, end] : mappings_) {
+        if (addr < start || addr + len > end) {
+            continue;
+        }
+        const std::uint64_t lo =
+            std::max<std::uint64_t>(start, addr & ~(std::uint64_t{window} - 1));
+        const std::uint64_t hi =
+            std::min<std::uint64_t>(end, std::max<std::uint64_t>(lo + window, addr + len));
+        if (prefetch(lo, static_cast<std::size_t>(hi - lo))) {
+            return true;
+        }
+        break;
+    }
+    return prefetch(addr, len);
 }
 
 bool target::read_core(std::uint64_t addr, void* buf, std::size_t len) const {

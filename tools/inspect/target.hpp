@@ -57,6 +57,10 @@ public:
     /// (after detach() too) see the stopped program: a task object, a fiber's stack. False
     /// if unreadable (nothing is copied then).
     bool prefetch(std::uint64_t addr, std::size_t len);
+    /// prefetch() of [addr, addr + len) and of the memory around it, up to `window` bytes
+    /// (aligned, within the same mapping): objects allocated one after another (tasks
+    /// spawned in a burst) then cost one read for many. True once the range is copied.
+    bool prefetch_around(std::uint64_t addr, std::size_t len, std::size_t window);
     /// prefetch() of many ranges, in batched reads (IOV_MAX ranges per system call).
     void prefetch(const std::vector<std::pair<std::uint64_t, std::size_t>>& ranges);
     /// Reads a NUL-terminated string of at most `max` bytes; "" when unreadable.
@@ -112,6 +116,8 @@ private:
     mutable std::map<std::uint64_t, std::string> strings_;            // read_cstring()
     mutable std::map<std::uint64_t, std::vector<frame>> symbols_;     // symbolize(pc)
     bool read_live(std::uint64_t addr, void* buf, std::size_t len) const;
+    [[nodiscard]] bool copied(std::uint64_t addr, std::size_t len) const;
+    std::vector<std::pair<std::uint64_t, std::uint64_t>> mappings_;  // readable, [start, end)
     std::string read_cstring_uncached(std::uint64_t addr, std::size_t max) const;
     std::vector<frame> symbolize_uncached(std::uint64_t pc) const;
 

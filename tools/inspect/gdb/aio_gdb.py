@@ -747,11 +747,12 @@ def _cycles(edges):
 
 
 def _deadlock_line(cyc):
-    parts = [cyc[0][0].label]
+    # The same words as `aio pstree` (tools/inspect/render.cpp).
+    out = "deadlock: " + cyc[0][0].label
     for i, (_, how) in enumerate(cyc):
         nxt = cyc[(i + 1) % len(cyc)][0]
-        parts.append("waits for %s (%s)" % (nxt.label, how))
-    return "deadlock: " + " ".join(parts)
+        out += "%s%s (%s)" % (" waits for " if i == 0 else ", which waits for ", nxt.label, how)
+    return out
 
 
 # --------------------------------------------------------------------------------------------
