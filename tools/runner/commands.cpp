@@ -429,6 +429,15 @@ int cmd_verify(const manifest& m, const options& o, const std::vector<std::strin
     if (json) {
         std::cout << out.dump(2) << "\n";
     } else {
+        // The failures again, last: a log cut to its head and tail (CI's) still names them.
+        for (const auto& x : jobs) {
+            if (!x.ok && !x.skipped) {
+                std::printf("FAILED %s %s: %s\n", x.l->name.c_str(), x.label.c_str(),
+                            x.must_fail          ? "a wrong fix the lesson must reject passed"
+                            : x.problems.empty() ? "see above"
+                                                 : x.problems.front().c_str());
+            }
+        }
         std::printf("verify%s: %zu programs, %d failed, %d skipped\n",
                     variants ? " --variants" : "", jobs.size(), failed, skipped);
     }
