@@ -81,8 +81,8 @@ std::string get_quote(const std::string& url) {
     // "what if the caller forgets?".
     aio::http::client_session http;
     const aio::http::client_timeouts& d = http.options().timeouts;
-    lesson::say("client_session defaults: total %s, connect %s, read %s", seconds(d.total).c_str(),
-                seconds(d.connect).c_str(), seconds(d.read).c_str());
+    lesson::say("client_session defaults: total %s, connect %s, read %s", seconds(*d.total).c_str(),
+                seconds(*d.connect).c_str(), seconds(*d.read).c_str());
     try {
         // FIXED: the session's defaults would end this request after 60 s of silence (the
         // read timeout) and 300 s in all (total): a safety net nobody has to remember. But

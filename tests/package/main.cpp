@@ -1,4 +1,5 @@
 #include <aio/aio.hpp>
+#include <aio/http/server.hpp>  // brings <nlohmann/json.hpp>: the package config finds it
 
 #include <cstdio>
 using namespace std::chrono_literals;
@@ -10,5 +11,6 @@ int main() {
         });
         return t.get() + 1;
     });
-    std::printf("%d\n", v);
+    auto r = aio::http::response::json({{"answer", v}});
+    std::printf("%d\n", r.body() == R"({"answer":42})" ? v : -1);
 }

@@ -261,6 +261,79 @@ TEST_CASE("a server that never answers hits the read timeout, which names URL an
         real_time);
 }
 
+TEST_CASE("a request's own total timeout keeps the session's read timeout", "[http][client]") {
+    run_test(
+        [] {
+            // Reads the request and never answers; ends when the client goes away.
+            auto stuck = aio::start_server(
+                [](aio::stream& s) {
+                    try {
+                        (void)s.read_until("\r\n\r\n", 5s);
+                        (void)s.read(1, 5s);
+                    } catch (const std::exception&) {
+                        // EOF or a reset: the client gave up.
+                    }
+                },
+                "127.0.0.1", 0);
+            client_session http({.timeouts = {.read = 50ms}});
+            // The session's other timeouts are the defaults.
+            CHECK(http.options().timeouts.total == 300s);
+            CHECK(http.options().timeouts.connect == 30s);
+            CHECK(http.options().timeouts.read == 50ms);
+            auto start = aio::get_running_loop().time();
+            // Before, {.total = 5s} replaced every timeout and read went back to its 60 s
+            // default: this request then waited the whole 5 s.
+            CHECK_THROWS_WITH(http.get(url_of(stuck), {.timeouts = {.total = 5s}}),
+                              Catch::Contains("50 ms") && Catch::Contains("client_timeouts::read"));
+            CHECK(aio::get_running_loop().time() - start < 1s);
+            // no_timeout still disables one for a request: then the total (given) ends it.
+            start = aio::get_running_loop().time();
+            CHECK_THROWS_WITH(
+                http.get(url_of(stuck), {.timeouts = {.total = 150ms, .read = aio::no_timeout}}),
+                Catch::Contains("client_timeouts::total"));
+            CHECK(aio::get_running_loop().time() - start >= 150ms);
+            CHECK_THROWS_AS(http.get(url_of(stuck), {.timeouts = {.connect = -1s}}),
+                            aio::value_error);
+            http.close();
+            stuck.close();
+            stuck.abort_clients();
+            stuck.wait_closed();
+        },
+        real_time);
+}
+
+TEST_CASE("request_options::params are encoded by the client and decoded by request::query",
+          "[http][client][url]") {
+    run_test(
+        [] {
+            application app;
+            std::vector<std::pair<std::string, std::string>> seen;
+            std::string raw;
+            app.add_get("/search", [&](request& req) {
+                seen = req.query();
+                raw = std::string(req.query_string());
+                return response::text("ok");
+            });
+            aio::http::app_runner runner(app);
+            runner.start("127.0.0.1", 0);
+            client_session http;
+            std::vector<std::pair<std::string, std::string>> params{
+                {"q", "a b"},       {"page", "2"},
+                {"tag", "x"},       {"tag", "y&z=1"},
+                {"empty", ""},      {"plus", "1+1"},
+                {"path", "/a?b#c"}, {"\xC3\xA9t\xC3\xA9", "\xE2\x82\xAC"}};
+            CHECK(http.get(base(runner) + "/search?first=1", {.params = params}).text() == "ok");
+            CHECK_THAT(raw,
+                       Catch::StartsWith("first=1&q=a%20b&page=2&tag=x&tag=y%26z%3D1&empty=&"));
+            auto expected = params;
+            expected.insert(expected.begin(), {"first", "1"});
+            CHECK(seen == expected);
+            http.close();
+            runner.cleanup();
+        },
+        real_time);
+}
+
 TEST_CASE("the total timeout also bounds reading the body", "[http][client]") {
     run_test(
         [] {

@@ -108,6 +108,52 @@ TEST_CASE("percent_decode and parse_query decode as browsers encode", "[http]") 
     CHECK(q[3].second == "e f");
 }
 
+TEST_CASE("percent_encode keeps the unreserved characters and encodes every other byte",
+          "[http][url]") {
+    using aio::http::percent_encode;
+    CHECK(percent_encode("AZaz09-._~") == "AZaz09-._~");
+    CHECK(percent_encode("a b") == "a%20b");
+    // The reserved characters, so a value can hold them: gen-delims and sub-delims.
+    CHECK(percent_encode(":/?#[]@") == "%3A%2F%3F%23%5B%5D%40");
+    CHECK(percent_encode("!$&'()*+,;=") == "%21%24%26%27%28%29%2A%2B%2C%3B%3D");
+    CHECK(percent_encode("100%") == "100%25");
+    // Non-ASCII: the UTF-8 bytes, upper-case hex.
+    CHECK(percent_encode("\xC3\xA9t\xC3\xA9") == "%C3%A9t%C3%A9");  // "été"
+    CHECK(percent_encode("\xE2\x82\xAC") == "%E2%82%AC");           // "€"
+    CHECK(percent_encode(std::string_view("a\0b", 3)) == "a%00b");
+    CHECK(percent_encode("") == "");
+    // The inverse of percent_decode, for every byte.
+    std::string all;
+    for (int c = 0; c < 256; ++c) {
+        all.push_back(static_cast<char>(c));
+    }
+    CHECK(aio::http::percent_decode(percent_encode(all)) == all);
+    CHECK(aio::http::percent_decode(percent_encode(all), true) == all);
+}
+
+TEST_CASE("url::with_query appends encoded pairs to the query", "[http][url]") {
+    url u = url::parse("http://h/search");
+    CHECK(u.with_query({{"q", "a b"}, {"page", "2"}}).target == "/search?q=a%20b&page=2");
+    CHECK(u.with_query({{"q", "a b"}}).to_string() == "http://h/search?q=a%20b");
+    // An existing query is kept.
+    CHECK(url::parse("http://h/s?x=1").with_query({{"q", "z"}}).target == "/s?x=1&q=z");
+    CHECK(url::parse("http://h/s?").with_query({{"q", "z"}}).target == "/s?q=z");
+    CHECK(url::parse("http://h/s?x=1&").with_query({{"q", "z"}}).target == "/s?x=1&q=z");
+    // Empty values and names, repeated keys, reserved characters in names and values.
+    CHECK(u.with_query({{"empty", ""}, {"", "v"}}).target == "/search?empty=&=v");
+    CHECK(u.with_query({{"tag", "a"}, {"tag", "b"}}).target == "/search?tag=a&tag=b");
+    CHECK(u.with_query({{"a&b=c", "1+1=2&x"}}).target == "/search?a%26b%3Dc=1%2B1%3D2%26x");
+    CHECK(u.with_query({{"city", "Z\xC3\xBCrich"}}).target == "/search?city=Z%C3%BCrich");
+    // No pair: unchanged; the original is not modified.
+    CHECK(u.with_query({}).target == "/search");
+    CHECK(u.target == "/search");
+    // What parse_query (the server's request::query) decodes is what was encoded.
+    std::vector<std::pair<std::string, std::string>> params{
+        {"q", "a b+c"}, {"tag", "x"},         {"tag", "y"},
+        {"empty", ""},  {"path", "/a/b?c#d"}, {"\xC3\xA9", "\xE2\x82\xAC 100%"}};
+    CHECK(aio::http::parse_query(u.with_query(params).query()) == params);
+}
+
 TEST_CASE("reason phrases and http_error", "[http]") {
     CHECK(aio::http::reason_phrase(404) == "Not Found");
     CHECK(aio::http::reason_phrase(431) == "Request Header Fields Too Large");

@@ -2,6 +2,7 @@
 // context, requests written by hand, responses parsed by Beast's parser, every wait bounded
 // by the session's timeouts.
 #include "../net/net.hpp"
+#include "json_message.hpp"
 #include "parser.hpp"
 
 #include <aio/http/client.hpp>
@@ -123,6 +124,13 @@ struct client_state {
     }
 };
 
+// A request's time limits once the request's, the session's and the defaults are merged.
+struct timeouts_in_force {
+    duration total;
+    duration connect;
+    duration read;
+};
+
 struct client_exchange {
     std::shared_ptr<client_state> st;
     std::string key;
@@ -136,7 +144,7 @@ struct client_exchange {
     std::string method;
     int redirects = 0;
     time_point deadline = no_deadline;
-    client_timeouts t;
+    timeouts_in_force t;
     bool got_bytes = false;
     bool complete = false;  // the whole body was parsed
     bool released = false;
@@ -362,7 +370,7 @@ bool iequal(std::string_view a, std::string_view b) {
 }
 
 void check_timeouts(const client_timeouts& t, const char* what) {
-    auto neg = [](duration d) { return d < duration::zero(); };
+    auto neg = [](const std::optional<duration>& d) { return d && *d < duration::zero(); };
     if (neg(t.total) || neg(t.connect) || neg(t.read)) {
         throw value_error(std::string(what) +
                           ": a timeout is negative; use a positive duration, or aio::no_timeout "
@@ -459,6 +467,17 @@ bool client_response::body_complete() const noexcept {
     return x_ && x_->complete;
 }
 
+nlohmann::json client_response::json() {
+    std::string body = text();
+    try {
+        return nlohmann::json::parse(body);
+    } catch (const nlohmann::json::parse_error& e) {
+        detail::client_exchange& x = *x_;
+        throw value_error(x.where() + " (status " + std::to_string(x.p->status) +
+                          "): the response body is not JSON: " + detail::parser_message(e));
+    }
+}
+
 std::string client_response::text() {
     detail::client_exchange& x = require("http::client_response::text");
     x.check_body_size();
@@ -524,6 +543,10 @@ client_session::client_session(client_options options) {
     if (options.keepalive_timeout < duration::zero()) {
         throw value_error("http::client_session: keepalive_timeout is negative");
     }
+    // A field the caller left unset gets its default: requests then fill theirs from these.
+    options.timeouts = options.timeouts.or_else({.total = client_timeouts::default_total,
+                                                 .connect = client_timeouts::default_connect,
+                                                 .read = client_timeouts::default_read});
     s_ = std::make_shared<detail::client_state>(std::move(options));
     std::weak_ptr<detail::client_state> weak = s_;
     s_->registration = resource_registration(
@@ -747,9 +770,22 @@ client_response client_session::request(std::string_view method, std::string_vie
         throw value_error("http::client_session::request: method '" + std::string(method) +
                           "' should be an upper-case HTTP method (\"GET\", \"POST\", ...)");
     }
-    client_timeouts t = options.timeouts ? *options.timeouts : s_->opts.timeouts;
-    detail::check_timeouts(t, "http::client_session::request");
-    http::url u = http::url::parse(url_text);
+    detail::check_timeouts(options.timeouts, "http::client_session::request");
+    if (!options.json.is_discarded()) {
+        if (!options.body.empty()) {
+            throw value_error(std::string(method) + " " + std::string(url_text) +
+                              ": request_options has both a body and json; give one of them");
+        }
+        options.body = options.json.dump();
+        if (!options.headers.contains("Content-Type") &&
+            !s_->opts.headers.contains("Content-Type")) {
+            options.headers.add("Content-Type", "application/json");
+        }
+    }
+    // The session's timeouts are all set (its constructor filled them in), so these are too.
+    client_timeouts given = options.timeouts.or_else(s_->opts.timeouts);
+    detail::timeouts_in_force t{*given.total, *given.connect, *given.read};
+    http::url u = http::url::parse(url_text).with_query(options.params);
     aio::loop& lp = aio::get_running_loop();
     time_point deadline = t.total == no_timeout ? no_deadline : lp.time() + t.total;
     std::string m(method);

@@ -2,6 +2,7 @@
 // read as RFC 9112 frames them (the raw head checked, then Beast's parser fed from the
 // connection's buffer), responses written whole or streamed; and request and response.
 #include "../net/net.hpp"
+#include "json_message.hpp"
 #include "server_state.hpp"
 
 #include <aio/timeout.hpp>
@@ -757,8 +758,8 @@ response response::text(std::string body, int status) {
     return response(status, std::move(body), "text/plain; charset=utf-8");
 }
 
-response response::json(std::string body, int status) {
-    return response(status, std::move(body), "application/json");
+response response::json(const nlohmann::json& value, int status) {
+    return response(status, value.dump(), "application/json");
 }
 
 void response::set_status(int status) {
@@ -856,6 +857,13 @@ const std::string& request::text() const noexcept {
 }
 const std::string& request::bytes() const noexcept {
     return d_->body;
+}
+nlohmann::json request::json() const {
+    try {
+        return nlohmann::json::parse(d_->body);
+    } catch (const nlohmann::json::parse_error& e) {
+        throw http_error(400, "invalid JSON in the request body: " + detail::parser_message(e));
+    }
 }
 std::string_view request::match_info(std::string_view name) const {
     for (const auto& [k, v] : d_->match) {

@@ -273,6 +273,25 @@ std::string percent_decode(std::string_view s, bool plus_is_space) {
     return out;
 }
 
+std::string percent_encode(std::string_view s) {
+    static constexpr char hex[] = "0123456789ABCDEF";
+    std::string out;
+    out.reserve(s.size());
+    for (char c : s) {
+        bool unreserved = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+                          (c >= '0' && c <= '9') || c == '-' || c == '.' || c == '_' || c == '~';
+        if (unreserved) {
+            out.push_back(c);
+        } else {
+            auto b = static_cast<unsigned char>(c);
+            out.push_back('%');
+            out.push_back(hex[b >> 4]);
+            out.push_back(hex[b & 0x0F]);
+        }
+    }
+    return out;
+}
+
 std::vector<std::pair<std::string, std::string>> parse_query(std::string_view q) {
     std::vector<std::pair<std::string, std::string>> out;
     while (!q.empty()) {
@@ -497,6 +516,23 @@ std::string_view url::query() const noexcept {
     std::string_view t = target;
     std::size_t q = t.find('?');
     return q == std::string_view::npos ? std::string_view{} : t.substr(q + 1);
+}
+
+url url::with_query(const std::vector<std::pair<std::string, std::string>>& params) const {
+    url out = *this;
+    for (const auto& [name, value] : params) {
+        // A target without '?' gets one; one that ends in '?' or '&' (an empty query so far)
+        // needs no separator.
+        if (out.target.find('?') == std::string::npos) {
+            out.target += '?';
+        } else if (out.target.back() != '?' && out.target.back() != '&') {
+            out.target += '&';
+        }
+        out.target += percent_encode(name);
+        out.target += '=';
+        out.target += percent_encode(value);
+    }
+    return out;
 }
 
 }  // namespace aio::http

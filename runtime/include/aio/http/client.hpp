@@ -10,7 +10,10 @@
 
 #include <aio/http/message.hpp>
 #include <aio/loop.hpp>
+#include <aio/run.hpp>  // with the next three: a client program needs no other aio header
+#include <aio/sleep.hpp>
 #include <aio/ssl.hpp>
+#include <aio/task.hpp>
 #include <aio/timeout.hpp>
 
 #include <chrono>
@@ -20,26 +23,48 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
+
+#include <nlohmann/json.hpp>
 
 namespace aio::http {
 
-/// Time limits of a request (aiohttp's ClientTimeout). `aio::no_timeout` disables one; there
-/// is no other way to wait forever.
+/// Time limits of a request (aiohttp's ClientTimeout). Each field is unset unless given:
+/// a session fills its unset fields with the defaults below, a request fills its unset fields
+/// with its session's, so `{.timeouts = {.total = 2s}}` on a request bounds the total and
+/// keeps the session's connect and read timeouts. `aio::no_timeout` disables one; there is
+/// no other way to wait forever.
 struct client_timeouts {
     /// The whole request: connecting, sending, the response's head and the whole body
-    /// (aiohttp's `total`, 300 s).
-    duration total = std::chrono::seconds(300);
-    /// Connecting, per address tried, name resolution included (aiohttp's `sock_connect`).
-    duration connect = std::chrono::seconds(30);
+    /// (aiohttp's `total`, default 300 s).
+    std::optional<duration> total{};
+    /// Connecting, per address tried, name resolution included (aiohttp's `sock_connect`,
+    /// default 30 s).
+    std::optional<duration> connect{};
     /// How long a connection may make no progress while the request is sent or the response
     /// awaited or read: an idle timeout, restarted by every byte (aiohttp's `sock_read`,
-    /// which aiohttp leaves unset).
-    duration read = std::chrono::seconds(60);
+    /// which aiohttp leaves unset; default 60 s).
+    std::optional<duration> read{};
+
+    static constexpr duration default_total = std::chrono::seconds(300);
+    static constexpr duration default_connect = std::chrono::seconds(30);
+    static constexpr duration default_read = std::chrono::seconds(60);
+
+    /// These timeouts, with each unset field taken from `fallback`. Does not throw.
+    [[nodiscard]] client_timeouts or_else(const client_timeouts& fallback) const {
+        return {total ? total : fallback.total, connect ? connect : fallback.connect,
+                read ? read : fallback.read};
+    }
 };
 
 /// Options of a client_session.
 struct client_options {
-    client_timeouts timeouts{};
+    /// The session's time limits; a field left unset gets its default (total 300 s, connect
+    /// 30 s, read 60 s). options() shows them all set.
+    client_timeouts timeouts{.total = client_timeouts::default_total,
+                             .connect = client_timeouts::default_connect,
+                             .read = client_timeouts::default_read};
     /// Connections open at once, over every host (aiohttp's TCPConnector `limit`); 0: no
     /// limit. A request beyond it waits for a connection (within its timeouts).
     std::size_t limit = 100;
@@ -72,10 +97,22 @@ struct request_options {
     /// Header fields of this request. Host, Content-Length and Connection are set by the
     /// client; a User-Agent and Accept are added when missing.
     fields headers{};
+    /// Query parameters appended to the URL's query, percent-encoded (aiohttp's `params=`):
+    /// `{.params = {{"q", "a b"}, {"page", "2"}}}` sends "?q=a%20b&page=2" (see
+    /// url::with_query). Applied to the URL given, not to redirects.
+    std::vector<std::pair<std::string, std::string>> params{};
     /// The request body, sent with a Content-Length.
     std::string body{};
-    /// This request's time limits instead of the session's.
-    std::optional<client_timeouts> timeouts{};
+    /// A JSON body (aiohttp's `json=`): sent as `json.dump()`, with "Content-Type:
+    /// application/json" unless a Content-Type is given. `{.json = {{"name", "x"}}}` sends
+    /// {"name":"x"}. Unset (a discarded value, the default): no JSON body; `nullptr` sends
+    /// null. With a non-empty `body` too the request throws value_error. A string that is not
+    /// UTF-8 makes the request throw nlohmann::json::type_error.
+    nlohmann::json json = nlohmann::json(nlohmann::json::value_t::discarded);
+    /// This request's time limits: each field given replaces the session's, each field left
+    /// unset is the session's (`{.timeouts = {.total = 2s}}` keeps the session's connect and
+    /// read timeouts).
+    client_timeouts timeouts{};
     /// This request's max_body_size instead of the session's (0: no limit).
     std::optional<std::size_t> max_body_size{};
     /// Follow 301, 302, 303, 307 and 308 answers (303, and 301/302 to a POST, become a GET
@@ -124,6 +161,10 @@ public:
     std::string text();
     /// The same bytes as text() (aiohttp's read()).
     std::string bytes();
+    /// The rest of the body parsed as JSON (aiohttp's json()); the Content-Type is not
+    /// checked. Suspends as text() and throws as text(); throws value_error naming the method,
+    /// the URL, the status and what the parser said when the body is not JSON.
+    nlohmann::json json();
     /// Up to `max` bytes of the body as they arrive; empty once the body is complete.
     /// Suspends while nothing is buffered. Never buffers much more than `max` bytes of body
     /// (it reads at most `max` bytes from the connection at a time). Throws as text().

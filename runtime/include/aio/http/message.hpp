@@ -90,6 +90,14 @@ struct url {
     [[nodiscard]] std::string_view path() const noexcept;
     /// The target after '?', without it ("" when there is none).
     [[nodiscard]] std::string_view query() const noexcept;
+    /// A copy of this URL with `params` appended to its query, each name and value
+    /// percent_encode()d, in order, joined by '&' ("name=value"; an empty value gives
+    /// "name="); a name may repeat. An existing query is kept and the new pairs come after
+    /// it: `url::parse("http://h/search?x=1").with_query({{"q", "a b"}})` is
+    /// "http://h/search?x=1&q=a%20b" (yarl's update_query appends the same way). No pair: the
+    /// URL unchanged. Does not throw (but bad_alloc).
+    [[nodiscard]] url
+    with_query(const std::vector<std::pair<std::string, std::string>>& params) const;
 };
 
 /// A URL that cannot be used: malformed, or a scheme other than http and https.
@@ -101,6 +109,13 @@ public:
 /// Decodes %XX escapes (and '+' as a space when `plus_is_space`). Malformed escapes are kept
 /// as they are (as browsers and aiohttp do).
 [[nodiscard]] std::string percent_decode(std::string_view s, bool plus_is_space = false);
+
+/// Percent-encodes `s` for a query name or value, or a path segment (RFC 3986 §2.1): the
+/// unreserved characters, letters A-Z a-z, digits 0-9 and `-` `.` `_` `~`, stay as they are;
+/// every other byte becomes %XX (upper-case hex), a space %20 (not '+'), '/' %2F, and a
+/// non-ASCII character its UTF-8 bytes one by one ("é" is "%C3%A9"). The inverse of
+/// percent_decode(). Does not throw (but bad_alloc).
+[[nodiscard]] std::string percent_encode(std::string_view s);
 
 /// Splits "a=1&b=x%20y" into decoded pairs, in order.
 [[nodiscard]] std::vector<std::pair<std::string, std::string>> parse_query(std::string_view q);

@@ -11,11 +11,16 @@
 
 #include <aio/http/message.hpp>
 #include <aio/loop.hpp>
+#include <aio/run.hpp>  // with sleep, task and timeout: a service needs no other aio header
 #include <aio/server.hpp>
+#include <aio/sleep.hpp>
 #include <aio/stream.hpp>
+#include <aio/task.hpp>
+#include <aio/timeout.hpp>
 
 #include <any>
 #include <chrono>
+#include <concepts>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
@@ -27,6 +32,8 @@
 #include <utility>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 namespace aio::http {
 
 class application;
@@ -37,6 +44,14 @@ struct connection;
 struct request_data;
 struct router;
 struct runner_state;
+
+// Raw JSON text for response::json: anything that converts to std::string_view, except a
+// JSON value (which converts too, but means "serialise me") and nullptr (JSON null).
+template <class T>
+concept raw_json_text = std::convertible_to<const T&, std::string_view> &&
+                        !std::same_as<std::remove_cvref_t<T>, nlohmann::json> &&
+                        !std::same_as<std::remove_cvref_t<T>, nlohmann::ordered_json> &&
+                        !std::same_as<std::remove_cvref_t<T>, std::nullptr_t>;
 }  // namespace detail
 
 /// A response to send. Either whole (status, headers, body: sent with a Content-Length when
@@ -52,8 +67,19 @@ public:
                       std::string_view content_type = "text/plain; charset=utf-8");
     /// A text/plain response.
     static response text(std::string body, int status = 200);
-    /// An application/json response (the body is sent as given).
-    static response json(std::string body, int status = 200);
+    /// An application/json response whose body is `body` as given, already JSON text: a
+    /// string literal, a std::string or a std::string_view (`response::json(R"({"ok":true})")`).
+    /// Throws value_error for a status outside 100..599.
+    template <class Text>
+    requires detail::raw_json_text<Text>
+    static response json(Text&& body, int status = 200) {
+        return response(status, std::string(std::forward<Text>(body)), "application/json");
+    }
+    /// An application/json response whose body is `value.dump()`: `response::json(j)`,
+    /// `response::json({{"ok", true}, {"n", 3}})` (a braced list is a JSON value, never raw
+    /// text). Throws value_error for a status outside 100..599, nlohmann::json::type_error
+    /// for a string that is not UTF-8.
+    static response json(const nlohmann::json& value, int status = 200);
 
     [[nodiscard]] int status() const noexcept { return status_; }
     /// Throws value_error for a status outside 100..599.
@@ -120,6 +146,11 @@ public:
     [[nodiscard]] const std::string& text() const noexcept;
     /// The same bytes as text() (aiohttp's read()).
     [[nodiscard]] const std::string& bytes() const noexcept;
+    /// The body parsed as JSON (aiohttp's json()); the Content-Type is not checked. Does not
+    /// suspend (the body is already read). A body that is not JSON (an empty one included)
+    /// throws http_error(400, "invalid JSON in the request body: <what the parser said>"),
+    /// which the server sends as the response unless the handler catches it.
+    [[nodiscard]] nlohmann::json json() const;
     /// A path parameter of the matched route: "7" for "/users/{id}". Throws value_error
     /// naming the parameter and the route when the route has no such parameter.
     [[nodiscard]] std::string_view match_info(std::string_view name) const;
@@ -186,6 +217,62 @@ public:
     /// Adds a middleware; the first added is the outermost. usage_error once served.
     void add_middleware(middleware m);
 
+    // The same with any callable (a lambda, a function): checked here so that a handler of
+    // the wrong type is one clear compile error rather than "cannot convert ... to handler".
+    // A handler returning std::string is refused on purpose: the content type would be a
+    // guess (docs/reference/http-server.md, "Handlers").
+    template <class Fn>
+    void add_route(std::string_view method, std::string_view path, Fn&& fn) {
+        check_handler<Fn>();
+        if constexpr (is_handler<Fn>) {
+            add_route(method, path, handler(std::forward<Fn>(fn)));
+        }
+    }
+    template <class Fn>
+    void add_get(std::string_view path, Fn&& fn) {
+        check_handler<Fn>();
+        if constexpr (is_handler<Fn>) {
+            add_get(path, handler(std::forward<Fn>(fn)));
+        }
+    }
+    template <class Fn>
+    void add_post(std::string_view path, Fn&& fn) {
+        check_handler<Fn>();
+        if constexpr (is_handler<Fn>) {
+            add_post(path, handler(std::forward<Fn>(fn)));
+        }
+    }
+    template <class Fn>
+    void add_put(std::string_view path, Fn&& fn) {
+        check_handler<Fn>();
+        if constexpr (is_handler<Fn>) {
+            add_put(path, handler(std::forward<Fn>(fn)));
+        }
+    }
+    template <class Fn>
+    void add_delete(std::string_view path, Fn&& fn) {
+        check_handler<Fn>();
+        if constexpr (is_handler<Fn>) {
+            add_delete(path, handler(std::forward<Fn>(fn)));
+        }
+    }
+    template <class Fn>
+    void add_patch(std::string_view path, Fn&& fn) {
+        check_handler<Fn>();
+        if constexpr (is_handler<Fn>) {
+            add_patch(path, handler(std::forward<Fn>(fn)));
+        }
+    }
+    template <class Fn>
+    void add_middleware(Fn&& fn) {
+        static_assert(std::is_invocable_r_v<response, Fn&, request&, const handler&>,
+                      "a middleware takes (aio::http::request&, const aio::http::handler& next) "
+                      "and returns aio::http::response: return next(req) to go on");
+        if constexpr (std::is_invocable_r_v<response, Fn&, request&, const handler&>) {
+            add_middleware(middleware(std::forward<Fn>(fn)));
+        }
+    }
+
     /// Run in order when the app starts (before it accepts), when shutdown begins (after it
     /// stopped accepting, before waiting for handlers), and at the end (after every handler).
     std::vector<app_hook> on_startup;
@@ -229,6 +316,14 @@ public:
 private:
     friend struct detail::connection;
     friend struct detail::runner_state;
+    template <class Fn>
+    static constexpr bool is_handler = std::is_invocable_r_v<response, Fn&, request&>;
+    template <class Fn>
+    static constexpr void check_handler() {
+        static_assert(is_handler<Fn>,
+                      "a handler takes aio::http::request& and returns aio::http::response: "
+                      "return aio::http::response::text(...) for a text body");
+    }
     [[noreturn]] static void missing_key(const std::string& name);
     [[noreturn]] static void wrong_type(const std::string& name);
     void require_unfrozen(const char* what) const;
