@@ -150,3 +150,32 @@ TEST_CASE("request_options::json sends a JSON body with its Content-Type", "[htt
         },
         real_time);
 }
+
+TEST_CASE("a JSON POST redirected with 303 becomes a GET without body or Content-Type",
+          "[http][json][client]") {
+    run_test(
+        [] {
+            application app;
+            app.add_post("/submit", [](request&) {
+                aio::http::response r(303);
+                r.headers().set("Location", "/result");
+                return r;
+            });
+            app.add_get("/result", [](request& req) {
+                return response::json({{"method", req.method()},
+                                       {"has_type", req.headers().contains("Content-Type")},
+                                       {"body", req.text()}});
+            });
+            aio::http::app_runner runner(app);
+            runner.start("127.0.0.1", 0);
+            client_session http;
+            json got = http.post(base(runner) + "/submit", "", {.json = {{"a", 1}}}).json();
+            CHECK(got["method"] == "GET");
+            CHECK(got["body"] == "");
+            // Before, the JSON body's Content-Type went on with the GET that has no body.
+            CHECK(got["has_type"] == false);
+            http.close();
+            runner.cleanup();
+        },
+        real_time);
+}

@@ -867,6 +867,12 @@ client_response client_session::request(std::string_view method, std::string_vie
             if (status == 303 ? m != "HEAD" : ((status == 301 || status == 302) && m == "POST")) {
                 m = "GET";
                 options.body.clear();
+                // The headers that describe a body go with it (as browsers do on such a
+                // redirect): a GET without a body announcing application/json is a lie.
+                for (const char* h :
+                     {"Content-Type", "Content-Encoding", "Content-Language", "Content-Location"}) {
+                    options.headers.erase(h);
+                }
             }
             u = std::move(next);
             ++redirects;
