@@ -32,6 +32,9 @@ namespace {
 constexpr int scheduler_gone = 2;
 
 std::string where_text(const std::source_location& w) {
+    if (w.line() == 0) {
+        return "?";  // spawn(fn, args...) records no line; spawn(job_options, ...) does
+    }
     std::string file = w.file_name();
     if (auto slash = file.rfind('/'); slash != std::string::npos) {
         file.erase(0, slash + 1);
