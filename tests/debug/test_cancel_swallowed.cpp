@@ -8,6 +8,7 @@
 #include <catch2/catch.hpp>
 
 #include <chrono>
+#include <stdexcept>
 #include <string>
 
 #include <nlohmann/json.hpp>
@@ -125,4 +126,27 @@ TEST_CASE("slow-callback names the line sampled while the step ran, and where it
                Catch::Contains("the line above was sampled while the step ran") &&
                    Catch::Contains("the step ended at ") &&
                    Catch::Contains("test_cancel_swallowed.cpp"));
+}
+
+TEST_CASE("cancel-swallowed stays silent when aio::every and aio::retry are cancelled",
+          "[debug][cancel-swallowed][every][retry]") {
+    auto r = debug_run([] {
+        auto periodic = aio::create_task([] { aio::every(5ms, [] { aio::sleep(1ms); }); });
+        auto retrying = aio::create_task([] {
+            return aio::retry(
+                []() -> int {
+                    aio::sleep(2ms);
+                    throw std::runtime_error("flaky");
+                },
+                {.attempts = 1000, .backoff = 1ms, .multiplier = 1});
+        });
+        aio::sleep(20ms);
+        periodic.cancel();
+        retrying.cancel();
+        periodic.wait_done();
+        retrying.wait_done();
+        CHECK(periodic.cancelled());
+        CHECK(retrying.cancelled());
+    });
+    CHECK(r.count("cancel-swallowed") == 0);
 }

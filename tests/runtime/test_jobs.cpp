@@ -7,6 +7,8 @@
 
 #include <catch2/catch.hpp>
 
+#include <memory>
+#include <source_location>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -1176,5 +1178,223 @@ TEST_CASE("a job of a destroyed scheduler that fails reaches the loop's handler"
         REQUIRE(seen.size() == 1);
         CHECK(seen[0] == "Job processing failed");
         aio::get_running_loop().set_exception_handler({});
+    });
+}
+
+// --- spawn(fn, args...) and the forms it shares the name with -----------------------------
+
+TEST_CASE("spawn(fn, args...) calls fn with the arguments, as create_task does", "[jobs][spawn]") {
+    run_test([] {
+        jobs::scheduler s;
+        // A string for a fn that takes one is an argument, not the job's name.
+        auto by_value =
+            s.spawn([](std::string url) { return url.size(); }, std::string("http://x"));
+        auto literal = s.spawn([](const std::string& url) { return url; }, "http://y");
+        auto two = s.spawn([](int a, int b) { return a + b; }, 2, 3);
+        auto move_only =
+            s.spawn([](std::unique_ptr<int> p) { return *p; }, std::make_unique<int>(7));
+        int counter = 0;
+        auto by_ref = s.spawn([](int& c) { ++c; }, std::ref(counter));
+        CHECK(by_value.wait() == 8);
+        CHECK(literal.wait() == "http://y");
+        CHECK(two.wait() == 5);
+        CHECK(move_only.wait() == 7);
+        by_ref.wait();
+        CHECK(counter == 1);
+        CHECK_THAT(by_value.name(), Catch::StartsWith("task-"));
+        s.close();
+    });
+}
+
+TEST_CASE("spawn(fn, name) still names a job whose fn takes no arguments", "[jobs][spawn]") {
+    run_test([] {
+        jobs::scheduler s;
+        auto j = s.spawn([] { return 1; }, "named");
+        const auto line = __LINE__ - 1;
+        auto k = s.spawn([] {}, std::string("also named"), std::source_location::current());
+        CHECK(j.name() == "named");
+        CHECK(j.where().line() == line);
+        CHECK(k.name() == "also named");
+        CHECK(j.wait() == 1);
+        k.wait();
+        s.close();
+    });
+}
+
+TEST_CASE("spawn(job_options, fn, args...) names the job and records the calling line",
+          "[jobs][spawn]") {
+    run_test([] {
+        jobs::scheduler s({.limit = 1});
+        auto first = s.spawn({.name = "first"}, [] { aio::sleep(1ms); });
+        auto add_bang = [](std::string u) { return u + "!"; };
+        auto j = s.spawn({.name = "crawl a"}, add_bang, "a");
+        const auto line = __LINE__ - 1;
+        CHECK(j.pending());
+        CHECK(j.name() == "crawl a");
+        CHECK(j.where().line() == line);
+        CHECK(j.wait() == "a!");
+        CHECK(j.task().raw_creation_site().line == line);
+        first.wait();
+        s.close();
+    });
+}
+
+// --- closing many jobs together -------------------------------------------------------------
+
+namespace {
+
+// A job that, once cancelled, takes `cleanup` of loop time to unwind, then rethrows.
+auto slow_to_stop(aio::duration cleanup) {
+    return [cleanup] {
+        try {
+            aio::sleep(1h);
+        } catch (const aio::cancelled_error&) {
+            aio::shield([cleanup] { aio::sleep(cleanup); });
+            throw;
+        }
+    };
+}
+
+}  // namespace
+
+TEST_CASE("scheduler::close closes 10 jobs slow to stop in one close_timeout, not ten",
+          "[jobs][close]") {
+    run_test([] {
+        handler_log log;
+        jobs::scheduler s(with_handler(log, {.close_timeout = 100ms}));
+        for (int i = 0; i < 10; ++i) {
+            s.spawn(slow_to_stop(150ms), "stuck " + std::to_string(i));
+        }
+        aio::sleep(1ms);
+        const auto before = aio::test::since_start();
+        s.close();
+        CHECK(aio::test::since_start() - before == 100ms);
+        CHECK(log.calls.size() == 10);
+        aio::sleep(100ms);  // their cleanups end
+    });
+}
+
+TEST_CASE("jobs::close closes a set of jobs together, in one timeout", "[jobs][close]") {
+    run_test([] {
+        jobs::scheduler s({.close_timeout = 100ms});
+        std::vector<jobs::job<void>> batch;
+        for (int i = 0; i < 10; ++i) {
+            batch.push_back(s.spawn(slow_to_stop(50ms)));
+        }
+        auto other = s.spawn([] { aio::sleep(1h); }, "other");
+        aio::sleep(1ms);
+        const auto before = aio::test::since_start();
+        jobs::close(batch);  // closing them one by one takes 10 × 50 ms
+        CHECK(aio::test::since_start() - before == 50ms);
+        for (auto& j : batch) {
+            CHECK(j.closed());
+            CHECK(j.task().done());
+        }
+        CHECK(other.active());
+        CHECK(s.size() == 1);
+        s.close();
+    });
+}
+
+TEST_CASE("jobs::close raises timeout_error naming the jobs still running at the deadline",
+          "[jobs][close]") {
+    run_test([] {
+        handler_log log;
+        jobs::scheduler s(with_handler(log, {.close_timeout = 10s}));
+        auto a = s.spawn(slow_to_stop(200ms), "a");
+        auto quick = s.spawn([] { aio::sleep(1h); }, "quick");
+        auto b = s.spawn(slow_to_stop(300ms), "b");
+        aio::sleep(1ms);
+        const auto before = aio::test::since_start();
+        CHECK_THROWS_WITH(jobs::close({a, quick, b}, 100ms),
+                          Catch::Contains("2 of 3 cancelled jobs still ran 100 ms") &&
+                              Catch::Contains("'a', 'b'"));
+        CHECK(aio::test::since_start() - before == 100ms);
+        CHECK(quick.task().done());
+        CHECK_FALSE(a.task().done());
+        aio::sleep(250ms);
+        CHECK(b.task().done());
+        CHECK(log.calls.empty());
+        s.close();
+    });
+}
+
+TEST_CASE("jobs::close drops pending jobs, skips closed and repeated ones, and rethrows the "
+          "first failure",
+          "[jobs][close]") {
+    run_test([] {
+        handler_log log;
+        jobs::scheduler s(with_handler(log, {.limit = 2}));
+        auto fails_on_close = [](std::string what) {
+            try {
+                aio::sleep(1h);
+            } catch (const aio::cancelled_error&) {
+                throw std::runtime_error(what);
+            }
+        };
+        auto done = s.spawn({.name = "done"}, [] {});
+        aio::sleep(1ms);
+        CHECK(done.closed());
+        auto first = s.spawn(fails_on_close, std::string("first"));
+        auto second = s.spawn(fails_on_close, std::string("second"));
+        bool ran = false;
+        auto pending = s.spawn([&] { ran = true; });
+        aio::sleep(1ms);
+        CHECK(pending.pending());
+        CHECK_THROWS_WITH(jobs::close({first, second, pending, first, done}), "first");
+        CHECK(pending.closed());
+        REQUIRE(log.calls.size() == 1);
+        CHECK(log.calls[0].message == "Job processing failed");
+        CHECK(log.calls[0].what == "second");
+        aio::sleep(1ms);
+        CHECK_FALSE(ran);
+        CHECK(s.empty());
+        s.close();
+    });
+}
+
+TEST_CASE("jobs::close rejects an empty handle before closing anything", "[jobs][close]") {
+    run_test([] {
+        jobs::scheduler s;
+        auto j = s.spawn([] { aio::sleep(1h); });
+        aio::sleep(1ms);
+        CHECK_THROWS_AS(jobs::close({j, jobs::job_ref{}}), aio::invalid_state_error);
+        CHECK(j.active());
+        CHECK_THROWS_AS(jobs::close({j}, -1ms), aio::value_error);
+        s.close();
+    });
+}
+
+// --- "my job was closed" or "I was cancelled" --------------------------------------------------
+
+TEST_CASE("a task tells a closed job from its own cancellation with cancelling()",
+          "[jobs][cancel]") {
+    run_test([] {
+        jobs::scheduler s;
+        auto waiter = [](jobs::job<void> j) -> std::string {
+            try {
+                j.wait();
+                return "job done";
+            } catch (const aio::cancelled_error&) {
+                if (aio::current_task().cancelling() > 0) {
+                    throw;  // I was cancelled: pass it on
+                }
+                return "job was closed";  // the job's end, not mine: go on
+            }
+        };
+        auto j = s.spawn([] { aio::sleep(1h); });
+        auto w = aio::create_task(waiter, j);
+        aio::sleep(1ms);
+        j.close();
+        CHECK(w.get() == "job was closed");
+
+        auto j2 = s.spawn([] { aio::sleep(1h); });
+        auto w2 = aio::create_task(waiter, j2);
+        aio::sleep(1ms);
+        w2.cancel();
+        w2.wait_done();
+        CHECK(w2.cancelled());
+        CHECK(j2.active());  // wait() is shielded: the job runs on
+        s.close();
     });
 }

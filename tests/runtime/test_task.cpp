@@ -325,3 +325,54 @@ TEST_CASE("cancelling a task waiting in get() passes the cancellation on at once
         CHECK_FALSE(outer.cancelled());
     });
 }
+
+namespace {
+
+struct swallow_watch : aio::instrument {
+    int ran_on = 0;
+    void ran_on_after_cancel(const aio::task_ref&) noexcept override { ++ran_on; }
+};
+
+// The pattern of docs/reference/task.md, "Whose cancellation is it?".
+std::string wait_for_child(aio::task<void>& child) {
+    try {
+        child.get();
+        return "child done";
+    } catch (const aio::cancelled_error&) {
+        if (aio::current_task().cancelling() > 0) {
+            throw;  // I was cancelled: pass it on
+        }
+        return "child was cancelled";  // someone cancelled my child, not me: go on
+    }
+}
+
+}  // namespace
+
+TEST_CASE("a task tells its child's cancellation from its own with cancelling()",
+          "[task][cancel]") {
+    run_test([] {
+        swallow_watch watch;
+        auto& l = aio::get_running_loop();
+        l.add_instrument(&watch);
+        SECTION("the child was cancelled by someone else: cancelling() is 0") {
+            auto child = aio::create_task([] { aio::sleep(1h); });
+            auto parent = aio::create_task(wait_for_child, std::ref(child));
+            aio::sleep(1ms);
+            child.cancel();
+            CHECK(parent.get() == "child was cancelled");
+            CHECK(parent.cancelling() == 0);
+        }
+        SECTION("the parent was cancelled: cancelling() > 0, get() passed it to the child") {
+            auto child = aio::create_task([] { aio::sleep(1h); });
+            auto parent = aio::create_task(wait_for_child, std::ref(child));
+            aio::sleep(1ms);
+            parent.cancel();
+            parent.wait_done();
+            CHECK(parent.cancelled());
+            CHECK(parent.cancelling() == 1);
+            CHECK(child.cancelled());
+        }
+        l.remove_instrument(&watch);
+        CHECK(watch.ran_on == 0);  // nothing swallowed: debug mode stays silent
+    });
+}

@@ -5,12 +5,14 @@
 #include <aio/condition.hpp>
 #include <aio/errors.hpp>
 #include <aio/event.hpp>
+#include <aio/every.hpp>
 #include <aio/executor.hpp>
 #include <aio/gather.hpp>
 #include <aio/instrument.hpp>
 #include <aio/lock.hpp>
 #include <aio/loop.hpp>
 #include <aio/queue.hpp>
+#include <aio/retry.hpp>
 #include <aio/run.hpp>
 #include <aio/semaphore.hpp>
 #include <aio/server.hpp>

@@ -2,6 +2,7 @@
 // See docs/reference/executor.md.
 #pragma once
 
+#include <aio/detail/callable.hpp>
 #include <aio/instrument.hpp>
 #include <aio/loop.hpp>
 
@@ -103,18 +104,9 @@ struct executor_call_of final : executor_call {
 /// Submits `call` and suspends the calling task until it has run. Cancellation point.
 void run_call(thread_pool_executor* ex, const std::shared_ptr<executor_call>& call);
 
-}  // namespace detail
-
-/// Runs `fn(args...)` on `executor` (nullptr: the loop's default executor) and suspends the
-/// calling task until it returns; returns its value or rethrows its exception
-/// (loop.run_in_executor). Yield point and cancellation point: cancelling the caller
-/// raises cancelled_error in it at once; a job not yet started is dropped, but a running job
-/// cannot be stopped: its thread goes on to the end and its result is discarded. `fn`, the
-/// arguments, the result and the exception are destroyed on the loop thread (on the worker
-/// only if the loop closed before the job ended).
-/// Throws usage_error outside a task or after the executor was shut down.
+/// The body of run_in_executor, once `fn` is known to be callable.
 template <class Fn, class... Args>
-auto run_in_executor(thread_pool_executor* executor, Fn&& fn, Args&&... args)
+auto run_in_executor_impl(thread_pool_executor* executor, Fn&& fn, Args&&... args)
     -> std::invoke_result_t<std::decay_t<Fn>, std::decay_t<Args>...> {
     using R = std::invoke_result_t<std::decay_t<Fn>, std::decay_t<Args>...>;
     auto bound = [f = std::forward<Fn>(fn),
@@ -131,12 +123,37 @@ auto run_in_executor(thread_pool_executor* executor, Fn&& fn, Args&&... args)
     }
 }
 
+}  // namespace detail
+
+/// Runs `fn(args...)` on `executor` (nullptr: the loop's default executor) and suspends the
+/// calling task until it returns; returns its value or rethrows its exception
+/// (loop.run_in_executor). Yield point and cancellation point: cancelling the caller
+/// raises cancelled_error in it at once; a job not yet started is dropped, but a running job
+/// cannot be stopped: its thread goes on to the end and its result is discarded. `fn`, the
+/// arguments, the result and the exception are destroyed on the loop thread (on the worker
+/// only if the loop closed before the job ended).
+/// Throws usage_error outside a task or after the executor was shut down.
+template <class Fn, class... Args>
+auto run_in_executor(thread_pool_executor* executor, Fn&& fn, Args&&... args)
+    -> detail::invoke_result_or_void_t<std::decay_t<Fn>, std::decay_t<Args>...> {
+    if constexpr (!std::is_invocable_v<std::decay_t<Fn>, std::decay_t<Args>...>) {
+        // run_in_executor(ex, read_file(path)) would run read_file on the loop thread.
+        static_assert(detail::dependent_false<Fn>,
+                      "run_in_executor(executor, fn, args...) / to_thread(fn, args...) take a "
+                      "function and its arguments: aio::to_thread(read_file, path), not "
+                      "aio::to_thread(read_file(path)), which calls read_file on the loop "
+                      "thread; fn cannot be called with these arguments");
+    } else {
+        return detail::run_in_executor_impl(executor, std::forward<Fn>(fn),
+                                            std::forward<Args>(args)...);
+    }
+}
+
 /// Runs `fn(args...)` on the loop's default executor (asyncio.to_thread). Same contract as
 /// run_in_executor.
 template <class Fn, class... Args>
 auto to_thread(Fn&& fn, Args&&... args)
-    -> std::invoke_result_t<std::decay_t<Fn>, std::decay_t<Args>...> {
+    -> detail::invoke_result_or_void_t<std::decay_t<Fn>, std::decay_t<Args>...> {
     return run_in_executor(nullptr, std::forward<Fn>(fn), std::forward<Args>(args)...);
 }
-
 }  // namespace aio

@@ -2,6 +2,7 @@
 // See docs/reference/shield.md.
 #pragma once
 
+#include <aio/detail/callable.hpp>
 #include <aio/task.hpp>
 
 #include <type_traits>
@@ -22,16 +23,22 @@ T shield(task<T>& t) {
 /// goes on to its end on its own (detached); a failure nobody then retrieves reaches the loop's
 /// exception handler, so it is never lost. Yield point and cancellation point.
 template <class Fn>
-requires std::is_invocable_v<Fn>
 auto shield(Fn&& fn) {
-    auto t = aio::create_task(std::forward<Fn>(fn));
-    try {
-        t.wait_done();
-    } catch (...) {
-        t.detach();
-        throw;
+    if constexpr (!std::is_invocable_v<Fn>) {
+        // shield(save(order)) would run save() unshielded, before shield() is even called.
+        static_assert(detail::dependent_false<Fn>,
+                      "shield() takes a task variable or a callable: aio::shield(t) or "
+                      "aio::shield([&] { return save(order); })");
+    } else {
+        auto t = aio::create_task(std::forward<Fn>(fn));
+        try {
+            t.wait_done();
+        } catch (...) {
+            t.detach();
+            throw;
+        }
+        return t.result();
     }
-    return t.result();
 }
 
 }  // namespace aio

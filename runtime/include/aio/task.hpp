@@ -3,6 +3,7 @@
 // from resuming it to its next suspension.
 #pragma once
 
+#include <aio/detail/callable.hpp>
 #include <aio/detail/config.hpp>
 #include <aio/detail/task_base.hpp>
 #include <aio/errors.hpp>
@@ -157,6 +158,9 @@ private:
 
 template <class Fn, class... Args>
 using task_result_t = std::invoke_result_t<std::decay_t<Fn>, std::decay_t<Args>...>;
+/// task_result_t, or void when fn cannot be called (create_task's static_assert says why).
+template <class Fn, class... Args>
+using checked_task_result_t = invoke_result_or_void_t<std::decay_t<Fn>, std::decay_t<Args>...>;
 
 void apply_options(task_base* t, task_options&& opts) noexcept;
 
@@ -279,13 +283,19 @@ task_base* make_task(Fn&& fn, Args&&... args) {
 template <class Fn, class... Args>
 requires(!std::same_as<std::remove_cvref_t<Fn>, task_options>) [[nodiscard(
     "a task handle dropped without get() or detach() is a never-awaited task")]] AIO_ALWAYS_INLINE
-    auto create_task(Fn&& fn, Args&&... args) -> task<detail::task_result_t<Fn, Args...>> {
-    static_assert(std::is_invocable_v<std::decay_t<Fn>, std::decay_t<Args>...>,
-                  "create_task(fn, args...): fn cannot be called with these arguments");
-    detail::task_base* t = detail::make_task(std::forward<Fn>(fn), std::forward<Args>(args)...);
-    task<detail::task_result_t<Fn, Args...>> handle(t);
-    detail::spawn(t);
-    return handle;
+    auto create_task(Fn&& fn, Args&&... args) -> task<detail::checked_task_result_t<Fn, Args...>> {
+    if constexpr (!std::is_invocable_v<std::decay_t<Fn>, std::decay_t<Args>...>) {
+        static_assert(detail::dependent_false<Fn>,
+                      "create_task(fn, args...) takes a callable and the arguments to call it "
+                      "with: aio::create_task(fetch, url) or aio::create_task([&] { return "
+                      "fetch(url); }); fn cannot be called with these arguments");
+        return {};
+    } else {
+        detail::task_base* t = detail::make_task(std::forward<Fn>(fn), std::forward<Args>(args)...);
+        task<detail::task_result_t<Fn, Args...>> handle(t);
+        detail::spawn(t);
+        return handle;
+    }
 }
 
 /// create_task with a name, a stack size, and the creation site captured where `opts` was
@@ -294,14 +304,21 @@ template <class Fn, class... Args>
 [[nodiscard("a task handle dropped without get() or detach() is a never-awaited "
             "task")]] AIO_ALWAYS_INLINE auto
 create_task(task_options opts, Fn&& fn, Args&&... args)
-    -> task<detail::task_result_t<Fn, Args...>> {
-    static_assert(std::is_invocable_v<std::decay_t<Fn>, std::decay_t<Args>...>,
-                  "create_task(options, fn, args...): fn cannot be called with these arguments");
-    detail::task_base* t = detail::make_task(std::forward<Fn>(fn), std::forward<Args>(args)...);
-    task<detail::task_result_t<Fn, Args...>> handle(t);
-    detail::apply_options(t, std::move(opts));
-    detail::spawn(t);
-    return handle;
+    -> task<detail::checked_task_result_t<Fn, Args...>> {
+    if constexpr (!std::is_invocable_v<std::decay_t<Fn>, std::decay_t<Args>...>) {
+        static_assert(detail::dependent_false<Fn>,
+                      "create_task(options, fn, args...) takes a callable and the arguments to "
+                      "call it with: aio::create_task(opts, fetch, url) or "
+                      "aio::create_task(opts, [&] { return fetch(url); }); fn cannot be called "
+                      "with these arguments");
+        return {};
+    } else {
+        detail::task_base* t = detail::make_task(std::forward<Fn>(fn), std::forward<Args>(args)...);
+        task<detail::task_result_t<Fn, Args...>> handle(t);
+        detail::apply_options(t, std::move(opts));
+        detail::spawn(t);
+        return handle;
+    }
 }
 
 /// The task running now, or an empty task_ref on the loop's own stack or outside a loop.

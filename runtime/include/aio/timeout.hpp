@@ -2,6 +2,7 @@
 // asyncio.Timeout). See docs/reference/timeout.md.
 #pragma once
 
+#include <aio/detail/callable.hpp>
 #include <aio/detail/task_base.hpp>
 #include <aio/errors.hpp>
 #include <aio/loop.hpp>
@@ -70,13 +71,11 @@ private:
     alignas(16) unsigned char timer_[48];  // a detail::timer_node, constructed in the .cpp
 };
 
-/// Runs `fn()` (or `fn(scope)`) in the current task with a deadline at loop time `when`
-/// (asyncio.timeout_at). If the deadline passes, the task is cancelled and, once `fn` has
-/// unwound, timeout_error is thrown saying how long it waited. Nested timeouts and an outer
-/// cancel() behave as in asyncio 3.11+: only this scope's own cancellation is converted.
-/// Suspends only inside `fn`. Throws whatever `fn` throws, or timeout_error.
+namespace detail {
+
+/// The body of timeout_at, once `fn` is known to be callable.
 template <class Fn>
-auto timeout_at(time_point when, Fn&& fn) {
+auto timeout_at_impl(time_point when, Fn&& fn) {
     timeout_scope scope(when);
     try {
         if constexpr (std::is_invocable_v<Fn, timeout_scope&>) {
@@ -111,10 +110,38 @@ auto timeout_at(time_point when, Fn&& fn) {
     }
 }
 
-/// timeout_at(now + d, fn) (asyncio.timeout). `no_timeout` disables the deadline.
+}  // namespace detail
+
+/// Runs `fn()` (or `fn(scope)`) in the current task with a deadline at loop time `when`
+/// (asyncio.timeout_at). If the deadline passes, the task is cancelled and, once `fn` has
+/// unwound, timeout_error is thrown saying how long it waited. Nested timeouts and an outer
+/// cancel() behave as in asyncio 3.11+: only this scope's own cancellation is converted.
+/// Suspends only inside `fn`. Throws whatever `fn` throws, or timeout_error.
+template <class Fn>
+auto timeout_at(time_point when, Fn&& fn) {
+    if constexpr (!std::is_invocable_v<Fn> && !std::is_invocable_v<Fn, timeout_scope&>) {
+        // The asyncio habit wait_for(fetch(url), t) calls fetch() at once, with no deadline.
+        static_assert(detail::dependent_false<Fn>,
+                      "timeout_at() takes a callable, not the result of a call: "
+                      "aio::timeout_at(when, [&] { return fetch(url); })");
+    } else {
+        return detail::timeout_at_impl(when, std::forward<Fn>(fn));
+    }
+}
+
+/// timeout_at(now + d, fn) (asyncio.timeout). `no_timeout` disables the deadline. `fn` is a
+/// callable, called inside the scope: `aio::timeout(1s, [&] { return fetch(url); })`.
 template <class Fn>
 auto timeout(duration d, Fn&& fn) {
-    return timeout_at(detail::deadline_after(d), std::forward<Fn>(fn));
+    if constexpr (!std::is_invocable_v<Fn> && !std::is_invocable_v<Fn, timeout_scope&>) {
+        // `aio::timeout(1s, fetch(url))` would run fetch() before the deadline exists.
+        static_assert(detail::dependent_false<Fn>,
+                      "timeout() takes a callable: aio::timeout(1s, [&] { return fetch(url); }) "
+                      "(aio::timeout(1s, fetch(url)) would call fetch() before the timeout "
+                      "starts)");
+    } else {
+        return detail::timeout_at_impl(detail::deadline_after(d), std::forward<Fn>(fn));
+    }
 }
 
 }  // namespace aio

@@ -2,6 +2,7 @@
 // as_completed). See docs/reference/wait.md.
 #pragma once
 
+#include <aio/detail/callable.hpp>
 #include <aio/errors.hpp>
 #include <aio/task.hpp>
 #include <aio/timeout.hpp>
@@ -70,11 +71,17 @@ T wait_for(task<T>& t, duration d) {
 }
 
 /// Runs `fn` in the current task with a deadline `d` (asyncio.wait_for on a coroutine):
-/// same as timeout(d, fn).
+/// same as timeout(d, fn). `fn` is a callable: `aio::wait_for([&] { return fetch(url); }, 1s)`.
 template <class Fn>
-requires std::is_invocable_v<Fn>
 auto wait_for(Fn&& fn, duration d) {
-    return timeout(d, std::forward<Fn>(fn));
+    if constexpr (!std::is_invocable_v<Fn>) {
+        // asyncio's wait_for(fetch(url), t) habit: here fetch() would run before the deadline.
+        static_assert(detail::dependent_false<Fn>,
+                      "wait_for() takes a task variable or a callable: aio::wait_for(t, 1s) or "
+                      "aio::wait_for([&] { return fetch(url); }, 1s)");
+    } else {
+        return timeout(d, std::forward<Fn>(fn));
+    }
 }
 
 /// Iterates over tasks in the order they finish (asyncio.as_completed):

@@ -14,7 +14,9 @@
 #include <aio/timeout.hpp>
 
 #include <algorithm>
+#include <span>
 #include <string>
+#include <vector>
 
 namespace aio::jobs {
 
@@ -30,6 +32,9 @@ namespace {
 constexpr int scheduler_gone = 2;
 
 std::string where_text(const std::source_location& w) {
+    if (w.line() == 0) {
+        return "?";  // spawn(fn, args...) records no line; spawn(job_options, ...) does
+    }
     std::string file = w.file_name();
     if (auto slash = file.rfind('/'); slash != std::string::npos) {
         file.erase(0, slash + 1);
@@ -265,6 +270,115 @@ void job_ref::wait_for_end(duration timeout) const {
         throw cancelled_error("job '" + s.name_ + "' was closed before it started");
     }
     s.on_done();
+}
+
+// ---------------------------------------------------------------------------------------
+// close(jobs): job_ref::close for many jobs, overlapped
+
+void detail::close_jobs(std::span<const job_ref> jobs, const duration* timeout) {
+    for (const job_ref& j : jobs) {
+        if (!j) {
+            throw invalid_state_error(
+                "aio::jobs::close(jobs): the list holds an empty job handle (default-constructed "
+                "or moved from); nothing was closed");
+        }
+    }
+    // Cancel every job first, then wait for them all: the waits overlap, so N stuck jobs cost
+    // one timeout, not N. Each job gets its deadline from the moment it was cancelled.
+    std::vector<detail::job_ptr> live;
+    std::vector<time_point> deadlines;
+    // Each job's scheduler, to hand it the failures the caller does not get. A weak reference:
+    // a scheduler may be destroyed while we wait.
+    std::vector<std::weak_ptr<scheduler*>> owners;
+    for (const job_ref& j : jobs) {
+        detail::job_state* s = j.state();
+        if (s->closed_) {
+            continue;  // done, closed before, or listed twice
+        }
+        s->explicit_ = true;
+        const duration t = timeout != nullptr     ? *timeout
+                           : s->sched_ != nullptr ? s->sched_->close_timeout()
+                                                  : scheduler_options{}.close_timeout;
+        if (!s->task_) {
+            s->close(t);  // pending: dropped, never runs; does not suspend
+            continue;
+        }
+        s->closed_ = true;
+        s->task_.cancel("job closed");
+        live.emplace_back(s);
+        deadlines.push_back(aio::detail::deadline_after(t));
+        owners.emplace_back(s->sched_ != nullptr ? s->sched_->anchor_
+                                                 : std::shared_ptr<scheduler*>());
+    }
+
+    std::exception_ptr first;
+    std::vector<std::string> late;
+    std::size_t i = 0;
+    try {
+        for (; i < live.size(); ++i) {
+            detail::job_state& s = *live[i];
+            try {
+                aio::timeout_at(deadlines[i], [&] { s.task_.wait_done(); });
+            } catch (const timeout_error&) {
+                late.push_back(s.task_.name());
+                s.explicit_ = false;  // nobody will wait for it: a failure goes to the handler
+                continue;
+            }
+            s.on_done();
+            if (s.task_.cancelled()) {
+                continue;
+            }
+            std::exception_ptr e = s.take_exception();
+            if (!e) {
+                continue;
+            }
+            if (!first) {
+                first = e;
+            } else {
+                exception_context ctx{"Job processing failed", job_ref(&s), e};
+                std::shared_ptr<scheduler*> owner = owners[i].lock();
+                if (owner && *owner != nullptr) {
+                    (*owner)->call_exception_handler(ctx);
+                } else {
+                    report_to_loop(std::move(ctx));
+                }
+            }
+        }
+    } catch (...) {
+        // The caller was cancelled: the jobs not awaited yet end on their own; their failures
+        // go to the exception handler, since nobody here will see them.
+        for (; i < live.size(); ++i) {
+            live[i]->explicit_ = false;
+        }
+        throw;
+    }
+    if (first) {
+        std::rethrow_exception(first);
+    }
+    if (!late.empty()) {
+        std::string names;
+        for (const std::string& n : late) {
+            names += (names.empty() ? "'" : ", '") + n + "'";
+        }
+        std::string after = timeout != nullptr ? format_duration(*timeout) : "close_timeout";
+        throw timeout_error("aio::jobs::close(jobs): " + std::to_string(late.size()) + " of " +
+                            std::to_string(live.size()) + " cancelled jobs still ran " + after +
+                            " after their cancellation: " + names +
+                            " (they go on unwinding; a job that catches cancelled_error must "
+                            "finish its cleanup quickly and rethrow)");
+    }
+}
+
+void close(std::span<const job_ref> jobs) {
+    detail::close_jobs(jobs, nullptr);
+}
+
+void close(std::span<const job_ref> jobs, duration timeout) {
+    if (timeout < duration::zero()) {
+        throw value_error("aio::jobs::close(jobs, timeout): timeout must not be negative (use "
+                          "aio::no_timeout to wait as long as it takes)");
+    }
+    detail::close_jobs(jobs, &timeout);
 }
 
 // ---------------------------------------------------------------------------------------

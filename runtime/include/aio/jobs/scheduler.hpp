@@ -8,6 +8,7 @@
 //     });  // waits for the jobs (up to wait_timeout), then closes the scheduler
 #pragma once
 
+#include <aio/detail/callable.hpp>
 #include <aio/detail/intrusive_list.hpp>
 #include <aio/errors.hpp>
 #include <aio/instrument.hpp>
@@ -21,10 +22,13 @@
 #include <deque>
 #include <exception>
 #include <functional>
+#include <initializer_list>
 #include <memory>
 #include <optional>
 #include <source_location>
+#include <span>
 #include <string>
+#include <tuple>
 #include <type_traits>
 #include <utility>
 #include <vector>
@@ -32,6 +36,7 @@
 namespace aio::jobs {
 
 class scheduler;
+class job_ref;
 
 namespace detail {
 
@@ -92,24 +97,51 @@ public:
     task<T> typed_;
 };
 
-template <class T, class Fn>
+/// A job that will call `fn(args...)`: the function and its arguments are kept (decayed, as
+/// create_task keeps them) until the job starts, then moved into its task.
+template <class T, class Fn, class... Args>
 class job_impl final : public typed_job_state<T> {
 public:
-    job_impl(Fn fn, std::string name, std::source_location where)
+    template <class F, class... A>
+    job_impl(std::string name, std::source_location where, F&& fn, A&&... args)
         : typed_job_state<T>(std::move(name), where)
-        , fn_(std::move(fn)) {}
+        , body_(std::in_place, std::forward<F>(fn), std::forward<A>(args)...) {}
     void start() override {
-        this->typed_ = aio::create_task(
-            task_options{.name = this->name_, .stack_size = 0, .where = this->where_},
-            std::move(*fn_));
-        fn_.reset();
+        task_options opts{.name = this->name_, .stack_size = 0, .where = this->where_};
+        this->typed_ = std::apply(
+            [&](Fn& fn, Args&... args) {
+                return aio::create_task(std::move(opts), std::move(fn), std::move(args)...);
+            },
+            *body_);
+        body_.reset();
         this->typed_.detach();  // the scheduler tracks it; nobody has to await it
         this->started(this->typed_);
     }
 
 private:
-    std::optional<Fn> fn_;
+    std::optional<std::tuple<Fn, Args...>> body_;
 };
+
+/// True when `spawn(fn, rest...)` is the original form spawn(fn, name[, where]): fn takes no
+/// arguments, cannot be called with `rest`, and `rest` is a name (and a source_location).
+template <class Fn, class... Rest>
+inline constexpr bool is_spawn_name_call = sizeof...(Rest) == 0 && std::is_invocable_v<Fn>;
+template <class Fn, class Name>
+inline constexpr bool is_spawn_name_call<Fn, Name> =
+    std::is_invocable_v<Fn>&& std::is_convertible_v<Name, std::string> &&
+    !std::is_invocable_v<Fn, std::decay_t<Name>>;
+template <class Fn, class Name, class Where>
+inline constexpr bool is_spawn_name_call<Fn, Name, Where> =
+    std::is_invocable_v<Fn>&& std::is_convertible_v<Name, std::string>&&
+        std::is_same_v<std::remove_cvref_t<Where>, std::source_location> &&
+    !std::is_invocable_v<Fn, std::decay_t<Name>, std::decay_t<Where>>;
+
+/// spawn(fn, x) where fn can be called both with and without x, and x could be a name.
+template <class Fn, class... Rest>
+inline constexpr bool is_ambiguous_spawn_call = false;
+template <class Fn, class Arg>
+inline constexpr bool is_ambiguous_spawn_call<Fn, Arg> = std::is_invocable_v<Fn>&&
+    std::is_convertible_v<Arg, std::string>&& std::is_invocable_v<Fn, std::decay_t<Arg>>;
 
 /// An owning pointer to a job_state.
 class job_ptr {
@@ -143,6 +175,9 @@ public:
 private:
     job_state* s_ = nullptr;
 };
+
+/// aio::jobs::close(jobs[, timeout]); `timeout` null: each job's scheduler's close_timeout.
+void close_jobs(std::span<const job_ref> jobs, const duration* timeout);
 
 }  // namespace detail
 
@@ -246,6 +281,16 @@ struct scheduler_options {
     std::string name = "jobs";
 };
 
+/// Options of one job, for spawn(job_options, fn, args...). Build it at the call site
+/// (`jobs.spawn({.name = "crawl"}, crawl, url)`) so that `where` records that line.
+struct job_options {
+    /// The job's name (and its task's); empty means the task's "task-<id>".
+    std::string name;
+    /// The calling line reported for the job; the default captures where these options were
+    /// built.
+    std::source_location where = std::source_location::current();
+};
+
 /// A job scheduler (aiojobs.Scheduler): spawns jobs up to a limit, queues the rest, sends
 /// the failures nobody waits for to an exception handler, and closes gracefully. Not
 /// movable. Use it on the loop thread that created it.
@@ -267,17 +312,63 @@ public:
     /// spawn suspends until there is room (yield point and cancellation point then; a
     /// cancelled spawn drops the job and rethrows). Throws usage_error once the scheduler is
     /// closed. `where` records the calling line for reports.
-    template <class Fn>
-    requires std::is_invocable_v<std::decay_t<Fn>>
-    auto spawn(Fn&& fn, std::string name = {},
+    ///
+    /// This form is chosen when fn takes no arguments and cannot be called with `name` (the
+    /// other forms are below; docs/reference/jobs.md, "Which spawn").
+    template <class Fn, class Name = std::string>
+    requires detail::is_spawn_name_call<std::decay_t<Fn>, Name>
+    auto spawn(Fn&& fn, Name&& name = {},
                std::source_location where = std::source_location::current())
         -> job<std::invoke_result_t<std::decay_t<Fn>>> {
-        using R = std::invoke_result_t<std::decay_t<Fn>>;
-        check_open("spawn()");
-        detail::job_ptr s(new detail::job_impl<R, std::decay_t<Fn>>(std::forward<Fn>(fn),
-                                                                    std::move(name), where));
-        admit(s);
-        return job<R>(s.get());
+        return spawn_job(std::string(std::forward<Name>(name)), where, std::forward<Fn>(fn));
+    }
+
+    /// Spawns a job that calls `fn(args...)`, like create_task(fn, args...): `fn` and `args`
+    /// are copied or moved into the job (pass std::ref to share), and moved into its task
+    /// when it starts. Same contract as spawn(fn, name). The job has no name (its task's
+    /// "task-<id>") and records no calling line: use spawn(job_options, fn, args...) for
+    /// those. A string argument of a fn that takes no arguments is the job's name (the form
+    /// above); one that fn could take either way is ambiguous and rejected at compile time.
+    template <class Fn, class... Args>
+    requires(!std::same_as<std::remove_cvref_t<Fn>, job_options> &&
+             !detail::is_spawn_name_call<std::decay_t<Fn>, Args...>) auto spawn(Fn&& fn,
+                                                                                Args&&... args)
+        -> job<aio::detail::invoke_result_or_void_t<std::decay_t<Fn>, std::decay_t<Args>...>> {
+        if constexpr (detail::is_ambiguous_spawn_call<std::decay_t<Fn>, Args...>) {
+            static_assert(aio::detail::dependent_false<Fn>,
+                          "spawn(fn, x): fn can be called both with and without x, so x could "
+                          "be the job's name or fn's argument; say which: "
+                          "spawn({.name = x}, fn) or spawn({}, fn, x)");
+            return {};
+        } else if constexpr (!std::is_invocable_v<std::decay_t<Fn>, std::decay_t<Args>...>) {
+            static_assert(aio::detail::dependent_false<Fn>,
+                          "scheduler::spawn accepts spawn(fn), spawn(fn, \"name\") for a fn "
+                          "that takes no arguments, spawn(fn, args...) to call fn(args...), and "
+                          "spawn({.name = \"name\"}, fn, args...); fn cannot be called with "
+                          "these arguments");
+            return {};
+        } else {
+            return spawn_job(std::string{}, std::source_location{}, std::forward<Fn>(fn),
+                             std::forward<Args>(args)...);
+        }
+    }
+
+    /// Spawns a job that calls `fn(args...)`, named `options.name`, with `options.where`
+    /// (the line that built the options) as its calling line for reports:
+    /// `jobs.spawn({.name = "crawl " + url}, crawl, url)`. Same contract as spawn(fn, name).
+    template <class Fn, class... Args>
+    auto spawn(job_options options, Fn&& fn, Args&&... args)
+        -> job<aio::detail::invoke_result_or_void_t<std::decay_t<Fn>, std::decay_t<Args>...>> {
+        if constexpr (!std::is_invocable_v<std::decay_t<Fn>, std::decay_t<Args>...>) {
+            static_assert(aio::detail::dependent_false<Fn>,
+                          "scheduler::spawn(options, fn, args...): fn cannot be called with "
+                          "these arguments (spawn({.name = \"name\"}, fn, args...) calls "
+                          "fn(args...))");
+            return {};
+        } else {
+            return spawn_job(std::move(options.name), options.where, std::forward<Fn>(fn),
+                             std::forward<Args>(args)...);
+        }
     }
 
     /// Runs `fn()` in a new task and waits for it, shielded like aio::shield (cancelling the
@@ -344,7 +435,18 @@ public:
     [[nodiscard]] const std::string& name() const noexcept { return opts_.name; }
 
 private:
+    template <class Fn, class... Args>
+    auto spawn_job(std::string name, std::source_location where, Fn&& fn, Args&&... args) {
+        using R = std::invoke_result_t<std::decay_t<Fn>, std::decay_t<Args>...>;
+        check_open("spawn()");
+        detail::job_ptr s(new detail::job_impl<R, std::decay_t<Fn>, std::decay_t<Args>...>(
+            std::move(name), where, std::forward<Fn>(fn), std::forward<Args>(args)...));
+        admit(s);
+        return job<R>(s.get());
+    }
+
     friend class detail::job_state;
+    friend void detail::close_jobs(std::span<const job_ref> jobs, const duration* timeout);
     friend struct aio::detail::inspect_layout;  // aio pstree: the jobs wait_and_close waits for
     void check_open(const char* what) const;
     void admit(const detail::job_ptr& s);
@@ -379,6 +481,39 @@ private:
 [[nodiscard]] std::string to_string(const scheduler& s);
 /// "<job 'name' active>", "<job 'name' pending>", "<job 'name' closed>".
 [[nodiscard]] std::string to_string(const job_ref& j);
+
+/// Closes several jobs together: what job_ref::close does to one, done to all at once, so
+/// closing N jobs costs one timeout, not N. Pending jobs are dropped without running; every
+/// active job is cancelled first, then all are awaited together, each up to `timeout` after
+/// the cancellation (without `timeout`: its scheduler's close_timeout). Closed jobs and
+/// repeated entries are skipped. The jobs may belong to different schedulers. Yield point and
+/// cancellation point while it waits; cancelling the caller does not stop the jobs'
+/// cancellation. Throws invalid_state_error for an empty handle (before closing anything);
+/// timeout_error, once all were awaited, if some job was still running at its deadline (the
+/// message names them; they go on unwinding, as with job_ref::close); otherwise the exception
+/// of the first job, in the given order, that failed with something other than
+/// cancelled_error while closing; the failures of the others go to their scheduler's
+/// exception handler.
+void close(std::span<const job_ref> jobs);
+void close(std::span<const job_ref> jobs, duration timeout);
+/// close() for a vector of typed job handles.
+template <class T>
+void close(const std::vector<job<T>>& jobs) {
+    std::vector<job_ref> refs(jobs.begin(), jobs.end());
+    close(std::span<const job_ref>(refs));
+}
+template <class T>
+void close(const std::vector<job<T>>& jobs, duration timeout) {
+    std::vector<job_ref> refs(jobs.begin(), jobs.end());
+    close(std::span<const job_ref>(refs), timeout);
+}
+/// close() for a braced list: `aio::jobs::close({a, b, c})`.
+inline void close(std::initializer_list<job_ref> jobs) {
+    close(std::span<const job_ref>(jobs.begin(), jobs.size()));
+}
+inline void close(std::initializer_list<job_ref> jobs, duration timeout) {
+    close(std::span<const job_ref>(jobs.begin(), jobs.size()), timeout);
+}
 
 /// Runs `body(scheduler&)` with a new scheduler and closes it at the end, the way `async
 /// with aiojobs.Scheduler()` does: when the body returns, wait_and_close() (up to
