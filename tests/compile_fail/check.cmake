@@ -10,6 +10,8 @@ if(NOT first MATCHES "^// expect: (.+)$")
                       "output must contain>`; it is: '${first}'")
 endif()
 string(STRIP "${CMAKE_MATCH_1}" expect)
+# file(STRINGS) gives a list: a ';' of the line comes back as "\;".
+string(REPLACE "\\;" ";" expect "${expect}")
 
 # The compiler's own include directories (/usr/include...) must not come back as -I: that
 # breaks libstdc++'s #include_next.
